@@ -1,0 +1,74 @@
+package org.peft4j.api.backend;
+
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * A tensor engine: it makes {@link Tensor}s, runs their math, differentiates through its own
+ * autodiff and scopes native memory. Methods and models are written against this interface
+ * only, so every PEFT method runs on every backend.
+ *
+ * <p>Backends are found through {@link BackendProvider}s registered with
+ * {@link java.util.ServiceLoader}. A backend is thread-safe; the tensors it makes are not
+ * (see {@link Tensor}). Close it to release everything it still holds.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** The name users select this backend by (for example {@code "djl"}); never null. */
+    String name();
+
+    /** A float tensor holding {@code data} in row-major order. */
+    Tensor fromFloats(float[] data, long... shape);
+
+    /** An INT64 tensor holding {@code data} in row-major order (token ids, labels). */
+    Tensor fromLongs(long[] data, long... shape);
+
+    /** A float tensor of zeros. */
+    default Tensor zeros(long... shape) {
+        return full(0f, shape);
+    }
+
+    /** A float tensor with every element {@code value}. */
+    Tensor full(float value, long... shape);
+
+    /**
+     * Uniform random floats in {@code [0, 1)} from the backend's generator (seeded by
+     * {@link #seed(long)}); used for dropout masks.
+     */
+    Tensor randomUniform(long... shape);
+
+    /** Seeds the backend's random generator, for reproducible dropout. */
+    void seed(long seed);
+
+    /** Concatenates tensors along {@code axis}; they must agree on every other axis. */
+    Tensor concat(List<Tensor> tensors, int axis);
+
+    /**
+     * Opens a scope: tensors made on this thread until it closes are released when it closes,
+     * unless {@linkplain #keep kept}. Scopes nest.
+     */
+    Scope scope();
+
+    /**
+     * Moves {@code tensor} out of any scope so it lives until the backend closes (or until
+     * {@link #release}); returns the tensor to keep (possibly {@code tensor} itself).
+     */
+    Tensor keep(Tensor tensor);
+
+    /** Releases a tensor's memory now; using it afterwards fails. */
+    void release(Tensor tensor);
+
+    /**
+     * Runs {@code loss} and differentiates it with respect to the values of {@code params}, with
+     * the engine's own autodiff. Parameters not listed are constants: they get no gradient.
+     * The returned gradients live in the current scope.
+     *
+     * @param params the parameters to differentiate with respect to; their order is kept
+     * @param loss computes a one-element loss from the current parameter values
+     */
+    Gradients gradients(List<Parameter> params, Supplier<Tensor> loss);
+
+    /** Releases every tensor this backend still holds. */
+    @Override
+    void close();
+}
