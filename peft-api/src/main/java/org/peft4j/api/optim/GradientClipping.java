@@ -25,10 +25,14 @@ public final class GradientClipping {
         if (!(norm > maxNorm)) {
             return gradients;
         }
-        float scale = maxNorm / (norm + 1e-6f);
+        return scale(gradients, maxNorm / (norm + 1e-6f));
+    }
+
+    /** Every gradient multiplied by {@code factor}; the loss is kept. */
+    public static Gradients scale(Gradients gradients, float factor) {
         List<Tensor> out = new ArrayList<>();
         for (Tensor g : gradients.grads()) {
-            out.add(g.mul(scale));
+            out.add(g.mul(factor));
         }
         return new Gradients(gradients.loss(), out);
     }

@@ -70,13 +70,34 @@ public final class DjlBackend implements Backend {
     @Override
     public Tensor fromFloats(float[] data, long... shape) {
         checkSize(data.length, shape);
-        return wrap(manager().create(data, new Shape(shape)));
+        return owned(manager().create(data, new Shape(shape)));
+    }
+
+    /**
+     * DJL builds arrays from Java data with {@code from_blob} over a direct buffer that only the
+     * first Java wrapper keeps alive; views made later (slices, reshapes) do not. Copy into
+     * memory that PyTorch owns, so no tensor ever points into a buffer the GC may free.
+     */
+    private Tensor owned(NDArray borrowed) {
+        try (borrowed) {
+            return wrap(borrowed.duplicate());
+        }
+    }
+
+    /**
+     * A 0-d float array owned by PyTorch, in the current scope. DJL's {@code NDArray.mul(Number)}
+     * and friends wrap the scalar with {@code from_blob} and close it at once, while autograd keeps
+     * it for the backward pass: after a GC the gradient reads freed memory (NaN gradients now and
+     * then). Our scalar operands live until the scope closes.
+     */
+    NDArray scalar(float value) {
+        return ((DjlTensor) owned(manager().create(value))).array();
     }
 
     @Override
     public Tensor fromLongs(long[] data, long... shape) {
         checkSize(data.length, shape);
-        return wrap(manager().create(data, new Shape(shape)));
+        return owned(manager().create(data, new Shape(shape)));
     }
 
     private static void checkSize(int length, long[] shape) {
@@ -171,10 +192,11 @@ public final class DjlBackend implements Backend {
             }
             List<Tensor> grads = new ArrayList<>(leaves.size());
             for (NDArray a : leaves) {
-                NDArray g = a.getGradient();
-                grads.add(wrap(g.duplicate()));
-                g.subi(g); // PyTorch accumulates gradients across sessions
-                g.close();
+                try (NDArray g = a.getGradient()) {
+                    grads.add(wrap(g.duplicate()));
+                }
+                // PyTorch accumulates into .grad across backward passes; zero_() (not g - g) also clears NaN
+                ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) a);
             }
             return new Gradients(value, grads);
         } finally {

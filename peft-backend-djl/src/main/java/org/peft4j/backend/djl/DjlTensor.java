@@ -99,17 +99,17 @@ final class DjlTensor implements Tensor {
 
     @Override
     public Tensor add(float s) {
-        return wrap(array.add(s));
+        return wrap(array.add(backend.scalar(s)));
     }
 
     @Override
     public Tensor mul(float s) {
-        return wrap(array.mul(s));
+        return wrap(array.mul(backend.scalar(s)));
     }
 
     @Override
     public Tensor pow(float e) {
-        return wrap(array.pow(e));
+        return wrap(array.pow(backend.scalar(e)));
     }
 
     @Override
@@ -176,9 +176,8 @@ final class DjlTensor implements Tensor {
         for (int a : all) {
             count *= array.getShape().get(a < 0 ? array.getShape().dimension() + a : a);
         }
-        try (NDArray sum = array.sum(all, keepDims)) {
-            return wrap(sum.div(count));
-        }
+        NDArray sum = backend.wrap(array.sum(all, keepDims)).array();
+        return wrap(sum.div(backend.scalar(count)));
     }
 
     private int[] allIfEmpty(int[] axes) {

@@ -1,0 +1,449 @@
+package org.peft4j.backend.nd4j;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.random.impl.UniformDistribution;
+import org.nd4j.linalg.api.rng.Random;
+import org.nd4j.linalg.factory.Nd4j;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.DType;
+import org.peft4j.api.backend.Gradients;
+import org.peft4j.api.backend.Parameter;
+import org.peft4j.api.backend.Scope;
+import org.peft4j.api.backend.Tensor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link Backend} on ND4J (nd4j-native, CPU). Tensors wrap {@link INDArray}s that never alias
+ * each other: every operation returns a fresh array (ND4J views are copied), so each tensor owns
+ * its native buffer and releasing it frees that buffer at once with {@link INDArray#close()}.
+ *
+ * <p>Memory: each thread has its own stack of {@link Scope}s; a tensor made while a scope is open
+ * on the making thread belongs to that scope, other tensors (and {@linkplain #keep kept} ones)
+ * belong to the backend until {@link #release} or {@link #close}.
+ *
+ * <p>Autodiff: {@link #gradients} runs the loss eagerly while a per-thread {@link Recorder} traces
+ * every operation that depends on a parameter into a SameDiff graph, then lets SameDiff
+ * differentiate that graph. No backward pass is written by hand.
+ *
+ * <p>Random numbers come from a generator owned by this backend (seeded by {@link #seed}), so
+ * results do not depend on which thread draws them.
+ */
+public final class Nd4jBackend implements Backend {
+    private static final Logger LOG = LoggerFactory.getLogger(Nd4jBackend.class);
+
+    private final TensorOwner root = new TensorOwner("backend");
+    private final ThreadLocal<ArrayDeque<Nd4jScope>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
+    private final Set<Nd4jScope> openScopes = ConcurrentHashMap.newKeySet();
+    private final ThreadLocal<Recorder> recording = new ThreadLocal<>();
+    private final Object rngLock = new Object();
+    private final Random rng;
+    private volatile boolean closed;
+
+    /** Loads ND4J's native engine (if not yet loaded) and creates an empty backend. */
+    public Nd4jBackend() {
+        long t0 = System.nanoTime();
+        this.rng = Nd4j.getRandomFactory().getNewRandomInstance(System.nanoTime());
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("ND4J backend ready in {} ms: {}", (System.nanoTime() - t0) / 1_000_000,
+                    Nd4j.getExecutioner().getEnvironmentInformation());
+        }
+    }
+
+    @Override
+    public String name() {
+        return Nd4jBackendProvider.NAME;
+    }
+
+    // ------------------------------------------------------------------ construction
+
+    @Override
+    public Tensor fromFloats(float[] data, long... shape) {
+        checkShape(data.length, shape, "fromFloats");
+        INDArray a = data.length == 0 ? Nd4j.create(DataType.FLOAT, shape) : Nd4j.create(data, shape, DataType.FLOAT);
+        return wrap(a);
+    }
+
+    @Override
+    public Tensor fromLongs(long[] data, long... shape) {
+        checkShape(data.length, shape, "fromLongs");
+        INDArray a = data.length == 0 ? Nd4j.create(DataType.LONG, shape) : Nd4j.create(data, shape, DataType.LONG);
+        return wrap(a);
+    }
+
+    @Override
+    public Tensor full(float value, long... shape) {
+        checkShape(-1, shape, "full");
+        INDArray a = Nd4j.create(DataType.FLOAT, shape);
+        if (value != 0f && a.length() > 0) {
+            a.assign(value);
+        }
+        return wrap(a);
+    }
+
+    @Override
+    public Tensor randomUniform(long... shape) {
+        checkShape(-1, shape, "randomUniform");
+        INDArray a = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+        if (a.length() > 0) {
+            synchronized (rngLock) {
+                Nd4j.getExecutioner().exec(new UniformDistribution(a, 0.0, 1.0), rng);
+            }
+        }
+        return wrap(a);
+    }
+
+    @Override
+    public void seed(long seed) {
+        synchronized (rngLock) {
+            rng.setSeed(seed);
+        }
+    }
+
+    @Override
+    public Tensor concat(List<Tensor> tensors, int axis) {
+        if (tensors == null || tensors.isEmpty()) {
+            throw new PeftException("concat needs at least one tensor");
+        }
+        Nd4jTensor[] in = new Nd4jTensor[tensors.size()];
+        for (int i = 0; i < in.length; i++) {
+            in[i] = unwrap(tensors.get(i));
+        }
+        long[] first = in[0].shape();
+        int ax = Nd4jTensor.normalizeAxis(axis, first.length, "concat");
+        DType type = in[0].dtype();
+        long total = 0;
+        for (Nd4jTensor t : in) {
+            long[] s = t.shape();
+            boolean ok = s.length == first.length;
+            for (int d = 0; ok && d < s.length; d++) {
+                ok = d == ax || s[d] == first[d];
+            }
+            if (!ok) {
+                throw new PeftException("concat along axis " + axis + " needs equal sizes on every other axis, got shapes "
+                        + shapesOf(in));
+            }
+            if (t.dtype() != type) {
+                throw new PeftException("concat needs tensors of one type, got " + type + " and " + t.dtype());
+            }
+            total += s[ax];
+        }
+        INDArray out;
+        if (in.length == 1) {
+            out = in[0].array().dup('c');
+        } else {
+            INDArray[] arrays = new INDArray[in.length];
+            for (int i = 0; i < in.length; i++) {
+                arrays[i] = in[i].array();
+            }
+            out = Nd4j.concat(ax, arrays);
+        }
+        long[] expected = first.clone();
+        expected[ax] = total;
+        if (!Arrays.equals(out.shape(), expected)) {
+            throw new IllegalStateException("ND4J concat gave shape " + Arrays.toString(out.shape()) + ", expected "
+                    + Arrays.toString(expected));
+        }
+        return result(out, null, v -> sameDiff(v).concat(ax, v), in);
+    }
+
+    private static String shapesOf(Nd4jTensor[] in) {
+        List<String> s = new ArrayList<>();
+        for (Nd4jTensor t : in) {
+            s.add(Arrays.toString(t.shape()));
+        }
+        return String.join(", ", s);
+    }
+
+    private static SameDiff sameDiff(SDVariable[] v) {
+        return v[0].getSameDiff();
+    }
+
+    /** Validates a shape (and, when {@code length >= 0}, that it holds {@code length} elements). */
+    static void checkShape(long length, long[] shape, String op) {
+        if (shape == null) {
+            throw new PeftException(op + ": shape is null");
+        }
+        long n = 1;
+        for (long s : shape) {
+            if (s < 0) {
+                throw new PeftException(op + ": negative size in shape " + Arrays.toString(shape));
+            }
+            n *= s;
+        }
+        if (length >= 0 && n != length) {
+            throw new PeftException(op + ": shape " + Arrays.toString(shape) + " holds " + n + " elements but "
+                    + length + " values were given");
+        }
+    }
+
+    // ------------------------------------------------------------------ ownership
+
+    /** Wraps a fresh array the caller hands over, owned by the current scope of this thread. */
+    Nd4jTensor wrap(INDArray array) {
+        return wrap(array, array);
+    }
+
+    /**
+     * Wraps {@code array}, whose memory is owned by {@code base} ({@code array} itself, or a fresh
+     * private array {@code array} is a view of); the tensor frees {@code base} when released.
+     */
+    Nd4jTensor wrap(INDArray array, INDArray base) {
+        if (closed) {
+            throw new PeftException("the nd4j backend is closed");
+        }
+        if (base != array && !array.isView() && (array.length() == 0 || base.length() == 0
+                || array.data().address() != base.data().address())) {
+            // ND4J copied instead of viewing: the copy owns its memory, the intermediate can go
+            Nd4jTensor.closeArray(base);
+            base = array;
+        }
+        DataType type = array.dataType();
+        if (type != DataType.FLOAT && type != DataType.LONG) {
+            INDArray converted = array.castTo(type.isIntType() ? DataType.LONG : DataType.FLOAT);
+            Nd4jTensor.closeArray(base);
+            array = converted;
+            base = converted;
+        }
+        Nd4jTensor t = new Nd4jTensor(this, array, base);
+        currentOwner().add(t);
+        return t;
+    }
+
+    /**
+     * Wraps the result of an operation and records it on this thread's tape, if one is active.
+     *
+     * @param out the eager result; copied if it is a view or shares memory with an input
+     * @param base the private array owning {@code out}'s memory when {@code out} is a deliberate
+     *     view of it, else null
+     * @param graph the same operation on SameDiff variables (one per input, in order)
+     * @param inputs the operands
+     */
+    Nd4jTensor result(INDArray out, INDArray base, java.util.function.Function<SDVariable[], SDVariable> graph,
+            Nd4jTensor... inputs) {
+        Nd4jTensor t;
+        if (base != null) {
+            t = wrap(out, base);
+        } else {
+            t = wrap(owned(out, inputs));
+        }
+        Recorder rec = recording.get();
+        if (rec != null && graph != null) {
+            rec.record(t, graph, inputs);
+        }
+        return t;
+    }
+
+    /** Wraps a result that is not differentiable (a constant to autodiff). */
+    Nd4jTensor constant(INDArray out, Nd4jTensor... inputs) {
+        return wrap(owned(out, inputs));
+    }
+
+    /** The active tape of this thread, or null. */
+    Recorder recorder() {
+        return recording.get();
+    }
+
+    /** {@code out}, or a private copy of it when it is a view or shares memory with an input. */
+    private static INDArray owned(INDArray out, Nd4jTensor[] inputs) {
+        if (out.isView() || out.ordering() != 'c') {
+            return out.dup('c');
+        }
+        if (out.length() > 0) {
+            long address = out.data().address();
+            for (Nd4jTensor in : inputs) {
+                INDArray a = in.array();
+                if (a == out || (a.length() > 0 && a.data().address() == address)) {
+                    return out.dup('c');
+                }
+            }
+        }
+        return out;
+    }
+
+    private TensorOwner currentOwner() {
+        ArrayDeque<Nd4jScope> stack = scopes.get();
+        synchronized (stack) {
+            Nd4jScope s = stack.peek();
+            return s == null ? root : s;
+        }
+    }
+
+    /** This backend's tensor; fails clearly for foreign tensors. */
+    Nd4jTensor unwrap(Tensor t) {
+        if (t instanceof Nd4jTensor n && n.backend() == this) {
+            return n;
+        }
+        if (t == null) {
+            throw new PeftException("tensor is null");
+        }
+        throw new PeftException("tensor from backend '" + t.backend().name() + "' used with backend 'nd4j'"
+                + (t instanceof Nd4jTensor ? " (another instance)" : "") + "; copy it over with fromFloats first");
+    }
+
+    @Override
+    public Scope scope() {
+        if (closed) {
+            throw new PeftException("the nd4j backend is closed");
+        }
+        ArrayDeque<Nd4jScope> stack = scopes.get();
+        Nd4jScope s;
+        synchronized (stack) {
+            s = new Nd4jScope(this, stack, stack.size() + 1);
+            stack.push(s);
+        }
+        openScopes.add(s);
+        return s;
+    }
+
+    void scopeClosed(Nd4jScope s) {
+        openScopes.remove(s);
+    }
+
+    @Override
+    public Tensor keep(Tensor tensor) {
+        Nd4jTensor t = unwrap(tensor);
+        t.array(); // fails if already released
+        TensorOwner o = t.owner;
+        if (o != root) {
+            if (o != null) {
+                o.remove(t);
+            }
+            root.add(t);
+        }
+        return t;
+    }
+
+    @Override
+    public void release(Tensor tensor) {
+        Nd4jTensor t = unwrap(tensor);
+        TensorOwner o = t.owner;
+        if (o != null) {
+            o.remove(t);
+        }
+        t.free();
+    }
+
+    /** Number of tensors the backend itself holds (kept, or made outside any scope); for tests. */
+    int liveRootTensors() {
+        return root.size();
+    }
+
+    // ------------------------------------------------------------------ autodiff
+
+    @Override
+    public Gradients gradients(List<Parameter> params, Supplier<Tensor> loss) {
+        if (recording.get() != null) {
+            throw new PeftException("gradients() calls cannot be nested on one thread");
+        }
+        List<Nd4jTensor> values = new ArrayList<>(params.size());
+        Recorder rec = new Recorder();
+        try {
+            for (int i = 0; i < params.size(); i++) {
+                Nd4jTensor v = unwrap(params.get(i).value());
+                v.array(); // fails if released
+                values.add(v);
+                rec.declareParameter(v, "param" + i);
+            }
+            Nd4jTensor l;
+            recording.set(rec);
+            try {
+                Tensor lt = loss.get();
+                if (lt == null) {
+                    throw new PeftException("the loss supplier returned null");
+                }
+                l = unwrap(lt);
+            } finally {
+                recording.remove();
+            }
+            if (l.numel() != 1) {
+                throw new PeftException("loss must have one element, got shape " + Arrays.toString(l.shape()));
+            }
+            float lossValue = l.item();
+            SDVariable lossVar = rec.variable(l);
+            Map<String, INDArray> grads = Collections.emptyMap();
+            if (lossVar == null) {
+                LOG.debug("loss does not depend on any of the {} parameters; all gradients are zero", params.size());
+            } else {
+                SameDiff sd = rec.sameDiff();
+                if (lossVar.dataType() != DataType.FLOAT) {
+                    lossVar = lossVar.castTo(DataType.FLOAT);
+                }
+                sd.setLossVariables(lossVar);
+                List<String> names = new ArrayList<>(rec.usedParameters());
+                long t0 = System.nanoTime();
+                try {
+                    grads = SameDiffStdout.quietly(() -> sd.calculateGradients(rec.feeds(), names));
+                } catch (RuntimeException e) {
+                    throw new PeftException("SameDiff could not differentiate the loss (" + rec.recordedOps()
+                            + " recorded operations): " + e.getMessage(), e);
+                }
+                if (LOG.isTraceEnabled()) {
+                    LOG.trace("SameDiff differentiated {} operations for {} parameters in {} ms", rec.recordedOps(),
+                            names.size(), (System.nanoTime() - t0) / 1_000_000);
+                }
+            }
+            List<Tensor> out = new ArrayList<>(values.size());
+            for (Nd4jTensor v : values) {
+                INDArray g = grads.get(rec.parameterName(v));
+                if (g == null) {
+                    out.add(wrap(Nd4j.create(DataType.FLOAT, v.shape())));
+                    continue;
+                }
+                if (!Arrays.equals(g.shape(), v.shape())) {
+                    if (g.length() != v.numel()) {
+                        throw new IllegalStateException("SameDiff gradient has shape " + Arrays.toString(g.shape())
+                                + " for a parameter of shape " + Arrays.toString(v.shape()));
+                    }
+                    g = g.reshape('c', v.shape());
+                }
+                out.add(wrap(g.dup('c')));
+                rec.disposeResult(g);
+            }
+            return new Gradients(lossValue, out);
+        } finally {
+            rec.close();
+        }
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Nd4jScope s : new ArrayList<>(openScopes)) {
+            s.releaseAll();
+        }
+        openScopes.clear();
+        root.releaseAll();
+        synchronized (rngLock) {
+            try {
+                rng.close();
+            } catch (Exception e) {
+                LOG.debug("could not close the ND4J random generator", e);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Nd4jBackend[" + (closed ? "closed" : root.size() + " tensors held, " + openScopes.size()
+                + " open scopes") + "]";
+    }
+}

@@ -1,0 +1,233 @@
+package org.peft4j.backend.nd4j;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.internal.InferenceSession;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.backend.DType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The tape of one {@link Nd4jBackend#gradients} call. While it is active on a thread, every
+ * operation whose operands depend on a parameter is computed eagerly as usual and also recorded
+ * into a {@link SameDiff} graph; SameDiff then differentiates that graph.
+ *
+ * <p>Parameters become SameDiff variables (holding a copy of their value) the first time they are
+ * used. Operands that do not depend on a parameter become SameDiff placeholders fed with the
+ * tensor's own buffer; such tensors are pinned so that releasing them during the computation
+ * defers freeing their memory until the tape closes.
+ *
+ * <p>Confined to one thread.
+ */
+final class Recorder implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Recorder.class);
+
+    private final SameDiff sd = SameDiff.create();
+    private final Map<Nd4jTensor, SDVariable> variables = new IdentityHashMap<>();
+    private final Map<Nd4jTensor, SDVariable> constants = new IdentityHashMap<>();
+    private final Map<Nd4jTensor, String> parameters = new IdentityHashMap<>();
+    private final Set<String> usedParameters = new LinkedHashSet<>();
+    private final List<Nd4jTensor> pinned = new ArrayList<>();
+    private final Map<String, INDArray> feeds = new java.util.HashMap<>();
+    private final List<INDArray> ownedArrays = new ArrayList<>();
+    private final List<INDArray> disposed = new ArrayList<>();
+    private int recorded;
+
+    SameDiff sameDiff() {
+        return sd;
+    }
+
+    /** Declares {@code value} as the value of a parameter to differentiate for, named {@code name}. */
+    void declareParameter(Nd4jTensor value, String name) {
+        parameters.putIfAbsent(value, name);
+    }
+
+    /** The variable name of the parameter whose value is {@code value}. */
+    String parameterName(Nd4jTensor value) {
+        return parameters.get(value);
+    }
+
+    /** Names of the parameters some recorded operation used. */
+    Collection<String> usedParameters() {
+        return usedParameters;
+    }
+
+    /** Number of operations recorded so far. */
+    int recordedOps() {
+        return recorded;
+    }
+
+    /** Whether {@code t} depends on a parameter (is one, or was computed from one). */
+    boolean tracks(Nd4jTensor t) {
+        return variables.containsKey(t) || parameters.containsKey(t);
+    }
+
+    /** The graph variable computing {@code t}, or null when {@code t} does not depend on a parameter. */
+    SDVariable variable(Nd4jTensor t) {
+        SDVariable v = variables.get(t);
+        if (v == null) {
+            String name = parameters.get(t);
+            if (name != null) {
+                if (t.dtype() != DType.FLOAT32) {
+                    throw new PeftException("parameter " + name + " has type " + t.dtype()
+                            + "; only FLOAT32 parameters can be differentiated");
+                }
+                INDArray copy = t.array().dup('c');
+                ownedArrays.add(copy);
+                v = sd.var(name, copy);
+                variables.put(t, v);
+                usedParameters.add(name);
+            }
+        }
+        return v;
+    }
+
+    /**
+     * {@code t} as a graph operand: its variable, else a placeholder fed with (and pinning) its
+     * buffer. Placeholders rather than SameDiff constants: SameDiff copies every constant (by
+     * serializing the graph) when it builds the gradient function, which for frozen weights would
+     * copy the model on every step.
+     */
+    SDVariable operand(Nd4jTensor t) {
+        SDVariable v = variable(t);
+        if (v != null) {
+            return v;
+        }
+        v = constants.get(t);
+        if (v == null) {
+            t.pin();
+            pinned.add(t);
+            v = feed(t.array());
+            constants.put(t, v);
+        }
+        return v;
+    }
+
+    /** A placeholder fed with {@code array} when the graph runs; {@code array} must outlive the tape. */
+    SDVariable feed(INDArray array) {
+        String name = "in" + feeds.size();
+        SDVariable v = sd.placeHolder(name, array.dataType(), array.shape());
+        feeds.put(name, array);
+        return v;
+    }
+
+    /** A placeholder fed with {@code array}, which the tape frees when it closes. */
+    SDVariable feedOwned(INDArray array) {
+        return feed(own(array));
+    }
+
+    /** The arrays to feed the placeholders with. */
+    Map<String, INDArray> feeds() {
+        return feeds;
+    }
+
+    /**
+     * Records that {@code result} was computed by {@code graph} from {@code inputs}, if any input
+     * depends on a parameter; otherwise {@code result} is a constant and nothing is recorded.
+     */
+    void record(Nd4jTensor result, Function<SDVariable[], SDVariable> graph, Nd4jTensor... inputs) {
+        boolean depends = false;
+        for (Nd4jTensor in : inputs) {
+            if (tracks(in)) {
+                depends = true;
+                break;
+            }
+        }
+        if (!depends) {
+            return;
+        }
+        SDVariable[] operands = new SDVariable[inputs.length];
+        for (int i = 0; i < inputs.length; i++) {
+            operands[i] = operand(inputs[i]);
+        }
+        SDVariable out = graph.apply(operands);
+        variables.put(result, out);
+        recorded++;
+    }
+
+    /** Maps {@code result} to the same graph variable as {@code input} (an identity). */
+    void alias(Nd4jTensor result, Nd4jTensor input) {
+        SDVariable v = variables.get(input);
+        if (v == null && parameters.containsKey(input)) {
+            v = variable(input);
+        }
+        if (v != null) {
+            variables.put(result, v);
+        }
+    }
+
+    /** Hands {@code array} (a constant made for the graph only) to the tape, which frees it on close. */
+    INDArray own(INDArray array) {
+        ownedArrays.add(array);
+        return array;
+    }
+
+    /**
+     * Frees an array SameDiff returned (after it was copied), unless it shares memory with an
+     * array the graph was fed (those belong to tensors).
+     */
+    void disposeResult(INDArray result) {
+        if (result.isView() || result.length() == 0) {
+            return;
+        }
+        long address = result.data().address();
+        for (INDArray fed : feeds.values()) {
+            if (fed == result || (fed.length() > 0 && fed.data().address() == address)) {
+                return;
+            }
+        }
+        disposed.add(result);
+    }
+
+    /** Unpins the constants and frees the arrays SameDiff cached while differentiating. */
+    @Override
+    public void close() {
+        for (Nd4jTensor t : pinned) {
+            t.unpin();
+        }
+        pinned.clear();
+        variables.clear();
+        constants.clear();
+        feeds.clear();
+        freeSessions(sd.getFunction("grad"));
+        java.util.Set<INDArray> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (INDArray a : disposed) {
+            if (seen.add(a)) {
+                Nd4jTensor.closeArray(a);
+            }
+        }
+        disposed.clear();
+        freeSessions(sd);
+        for (INDArray a : ownedArrays) {
+            Nd4jTensor.closeArray(a);
+        }
+        ownedArrays.clear();
+    }
+
+    /** Closes the array caches of a SameDiff instance's inference sessions (they hold activations). */
+    private static void freeSessions(SameDiff instance) {
+        if (instance == null) {
+            return;
+        }
+        try {
+            for (InferenceSession s : instance.getSessions().values()) {
+                if (s.getMmgr() != null) {
+                    s.getMmgr().close();
+                }
+            }
+            instance.getSessions().clear();
+        } catch (RuntimeException e) {
+            LOG.debug("could not free SameDiff session memory", e);
+        }
+    }
+}

@@ -1,0 +1,330 @@
+package org.peft4j.backend.nd4j;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.backend.Gradients;
+import org.peft4j.api.backend.Parameter;
+import org.peft4j.api.backend.Scope;
+import org.peft4j.api.backend.Tensor;
+
+/** SameDiff-traced gradients against closed forms and central finite differences. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class Nd4jGradientsTest {
+    private Nd4jBackend backend;
+
+    @BeforeAll
+    void open() {
+        backend = (Nd4jBackend) new Nd4jBackendProvider().create();
+    }
+
+    @AfterAll
+    void close() {
+        backend.close();
+    }
+
+    private Tensor t(float[] v, long... shape) {
+        return backend.fromFloats(v, shape);
+    }
+
+    /**
+     * Checks the gradients of {@code f} for every parameter against central differences with step
+     * 1e-2, to 1e-2 relative (plus a small absolute slack for near-zero entries).
+     */
+    private void checkAgainstFiniteDifferences(List<float[]> values, List<long[]> shapes,
+            Function<List<Tensor>, Tensor> f) {
+        try (Scope s = backend.scope()) {
+            List<Parameter> params = new ArrayList<>();
+            for (int i = 0; i < values.size(); i++) {
+                params.add(new Parameter(t(values.get(i), shapes.get(i))));
+            }
+            Gradients g = backend.gradients(params, () -> f.apply(params.stream().map(Parameter::value).toList()));
+            assertThat(g.loss()).isCloseTo(f.apply(params.stream().map(Parameter::value).toList()).item(),
+                    within(1e-5f));
+            float h = 1e-2f;
+            for (int p = 0; p < values.size(); p++) {
+                assertThat(g.grads().get(p).shape()).containsExactly(shapes.get(p));
+                float[] analytic = g.grads().get(p).toFloatArray();
+                for (int i = 0; i < values.get(p).length; i++) {
+                    float numeric = (eval(values, shapes, f, p, i, h) - eval(values, shapes, f, p, i, -h)) / (2 * h);
+                    assertThat(analytic[i]).as("d loss / d param%d[%d]", p, i)
+                            .isCloseTo(numeric, within(2e-3f + 1e-2f * Math.abs(numeric)));
+                }
+            }
+            params.forEach(pa -> backend.release(pa.value()));
+        }
+    }
+
+    private float eval(List<float[]> values, List<long[]> shapes, Function<List<Tensor>, Tensor> f, int p, int i,
+            float delta) {
+        try (Scope s = backend.scope()) {
+            List<Tensor> in = new ArrayList<>();
+            for (int j = 0; j < values.size(); j++) {
+                float[] v = values.get(j).clone();
+                if (j == p) {
+                    v[i] += delta;
+                }
+                in.add(t(v, shapes.get(j)));
+            }
+            return f.apply(in).item();
+        }
+    }
+
+    @Test
+    void sumOfSquaresHasGradientTwoX() {
+        try (Scope s = backend.scope()) {
+            Parameter x = new Parameter(t(new float[] {1, -2, 3, 0.5f}, 2, 2));
+            Gradients g = backend.gradients(List.of(x), () -> x.value().mul(x.value()).sum(false));
+            assertThat(g.loss()).isEqualTo(14.25f);
+            assertThat(g.grads().get(0).shape()).containsExactly(2, 2);
+            assertThat(g.grads().get(0).toFloatArray()).containsExactly(2, -4, 6, 1);
+            assertThat(x.value().toFloatArray()).containsExactly(1, -2, 3, 0.5f);
+        }
+    }
+
+    @Test
+    void linearSoftmaxCrossEntropyMatchesFiniteDifferences() {
+        float[] xs = Reference.randoms(4 * 3 * 5, 1);
+        long[] labels = {0, 2, 1, 3, 3, 0, 1, 2, 0, 0, 2, 1};
+        float[] onehot = new float[12 * 4];
+        for (int i = 0; i < labels.length; i++) {
+            onehot[i * 4 + (int) labels[i]] = 1;
+        }
+        try (Scope outer = backend.scope()) {
+            Tensor x = t(xs, 4, 3, 5);
+            Tensor target = t(onehot, 4, 3, 4);
+            // (x @ w + b) with w (5, 4) and bias (4) broadcast over (4, 3, 4), then softmax CE
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(20, 2), Reference.randoms(4, 3)),
+                    List.of(new long[] {5, 4}, new long[] {4}),
+                    p -> x.matmul(p.get(0)).add(p.get(1)).softmax(-1).log().mul(target).sum(false, -1).mean(false)
+                            .neg());
+            // the same through linear (torch layout) and logSoftmax
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(20, 4), Reference.randoms(4, 5)),
+                    List.of(new long[] {4, 5}, new long[] {4}),
+                    p -> x.linear(p.get(0), p.get(1)).logSoftmax(-1).mul(target).sum(false).div(-12f));
+        }
+    }
+
+    @Test
+    void broadcastAndShapeOpsDifferentiate() {
+        try (Scope outer = backend.scope()) {
+            Tensor c = t(Reference.randoms(2 * 3 * 4, 10), 2, 3, 4);
+            // (2,1,4) * (2,3,1), sub/div broadcasting, reductions with keepDims, permute, slice, concat
+            checkAgainstFiniteDifferences(
+                    List.of(Reference.randoms(8, 11), Reference.randoms(6, 12), Reference.randoms(4, 13)),
+                    List.of(new long[] {2, 1, 4}, new long[] {2, 3, 1}, new long[] {4}),
+                    p -> {
+                        Tensor a = p.get(0).mul(p.get(1)).sub(c.div(p.get(2).square().add(1f)));
+                        Tensor m = a.sub(a.mean(true, 1)).permute(2, 0, 1);
+                        Tensor cat = backend.concat(List.of(m.slice(0, 1, 3), m.slice(0, 0, 1).tanh()), 0);
+                        return cat.max(-1, false).sum(false).add(cat.sigmoid().pow(2f).mean(false))
+                                .add(cat.abs().add(0.1f).sqrt().exp().mean(false));
+                    });
+            // batched matmul with broadcast batch axes, and a 2-D left operand
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(2 * 3 * 4, 14), Reference.randoms(3 * 4 * 2, 15)),
+                    List.of(new long[] {2, 1, 3, 4}, new long[] {3, 4, 2}),
+                    p -> p.get(0).matmul(p.get(1)).relu().add(p.get(0).slice(0, 0, 1).reshape(3, 4)
+                            .matmul(p.get(1)).erf()).square().mean(false));
+        }
+    }
+
+    @Test
+    void embeddingGradientsSumRepeatedIndices() {
+        try (Scope s = backend.scope()) {
+            Parameter table = new Parameter(t(Reference.randoms(8, 20), 4, 2));
+            Tensor ids = backend.fromLongs(new long[] {0, 2, 1, 2, 0, 1, 1, 0, 2, 0}, 2, 5);
+            Gradients g = backend.gradients(List.of(table), () -> table.value().gather(ids).sum(false));
+            // row r's gradient counts how often r was looked up; row 3 never was
+            assertThat(g.grads().get(0).toFloatArray()).containsExactly(4, 4, 3, 3, 3, 3, 0, 0);
+            Gradients unique = backend.gradients(List.of(table),
+                    () -> table.value().gather(backend.fromLongs(new long[] {3, 0}, 2)).mul(t(new float[] {1, 2, 3, 4},
+                            2, 2)).sum(false));
+            assertThat(unique.grads().get(0).toFloatArray()).containsExactly(3, 4, 0, 0, 0, 0, 1, 2);
+        }
+        try (Scope s = backend.scope()) {
+            Tensor ids = backend.fromLongs(new long[] {3, 1, 1, 0, 3, 3}, 3, 2);
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(12, 21)), List.of(new long[] {4, 3}),
+                    p -> p.get(0).gather(ids).tanh().layerNorm(backend.full(1.5f, 3), backend.full(0.1f, 3), 1e-5f)
+                            .gelu().mean(false));
+        }
+    }
+
+    @Test
+    void embeddingGradientsForManyPositionsAndPermutations() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        int rows = 50;
+        int cols = 3;
+        for (int n : new int[] {1, 7, 300, 700}) {
+            long[] ids = new long[n];
+            for (int p = 0; p < n; p++) {
+                ids[p] = n == 7 ? (p * 3 + 2) % 50 : r.nextInt(rows); // n == 7: distinct indices
+            }
+            float[] weights = Reference.randoms(n * cols, n);
+            float[] expected = new float[rows * cols];
+            for (int p = 0; p < n; p++) {
+                for (int c = 0; c < cols; c++) {
+                    expected[(int) ids[p] * cols + c] += weights[p * cols + c];
+                }
+            }
+            try (Scope s = backend.scope()) {
+                Parameter table = new Parameter(t(Reference.randoms(rows * cols, 30), rows, cols));
+                Tensor idx = backend.fromLongs(ids, n);
+                Tensor w = t(weights, n, cols);
+                Gradients g = backend.gradients(List.of(table), () -> table.value().gather(idx).mul(w).sum(false));
+                assertThat(g.grads().get(0).toFloatArray()).as("gradient for %d positions", n)
+                        .usingComparatorWithPrecision(1e-5f).containsExactly(expected);
+                backend.release(table.value());
+            }
+        }
+    }
+
+    @Test
+    void onlyListedParametersGetGradientsAndUnusedOnesGetZeros() {
+        try (Scope s = backend.scope()) {
+            Parameter trained = new Parameter(t(new float[] {1, 2}, 2));
+            Parameter frozen = new Parameter(t(new float[] {3, 4}, 2));
+            Parameter unused = new Parameter(t(new float[] {5, 6, 7}, 3));
+            Gradients g = backend.gradients(List.of(trained, unused),
+                    () -> trained.value().mul(frozen.value()).sum(false));
+            assertThat(g.grads()).hasSize(2);
+            assertThat(g.grads().get(0).toFloatArray()).containsExactly(3, 4);
+            assertThat(g.grads().get(1).shape()).containsExactly(3);
+            assertThat(g.grads().get(1).toFloatArray()).containsOnly(0f);
+            // a loss that depends on no parameter at all
+            Gradients none = backend.gradients(List.of(trained), () -> frozen.value().sum(false));
+            assertThat(none.loss()).isEqualTo(7f);
+            assertThat(none.grads().get(0).toFloatArray()).containsExactly(0, 0);
+            // detach and masks are constants
+            Gradients detached = backend.gradients(List.of(trained),
+                    () -> trained.value().mul(trained.value().detach()).add(trained.value().greaterThan(1.5f)).sum(false));
+            assertThat(detached.grads().get(0).toFloatArray()).containsExactly(1, 2);
+        }
+    }
+
+    @Test
+    void parameterTwiceInTheListGetsTheGradientTwice() {
+        try (Scope s = backend.scope()) {
+            Parameter p = new Parameter(t(new float[] {1, 2}, 2));
+            Gradients g = backend.gradients(List.of(p, p), () -> p.value().square().sum(false));
+            assertThat(g.grads().get(0).toFloatArray()).containsExactly(2, 4);
+            assertThat(g.grads().get(1).toFloatArray()).containsExactly(2, 4);
+            assertThat(g.grads().get(0)).isNotSameAs(g.grads().get(1));
+        }
+    }
+
+    @Test
+    void misuseFailsClearly() {
+        try (Scope s = backend.scope()) {
+            Parameter p = new Parameter(t(new float[] {1, 2}, 2));
+            assertThatThrownBy(() -> backend.gradients(List.of(p), () -> p.value().mul(2f)))
+                    .isInstanceOf(PeftException.class).hasMessageContaining("one element").hasMessageContaining("[2]");
+            assertThatThrownBy(() -> backend.gradients(List.of(p),
+                    () -> backend.gradients(List.of(p), () -> p.value().sum(false)).grads().get(0).sum(false)))
+                    .isInstanceOf(PeftException.class).hasMessageContaining("nested");
+            // the backend is usable afterwards
+            assertThat(backend.gradients(List.of(p), () -> p.value().sum(false)).grads().get(0).toFloatArray())
+                    .containsExactly(1, 1);
+        }
+    }
+
+    @Test
+    void gradientsLiveInTheCurrentScopeAndOperandsSurvive() {
+        Parameter p = new Parameter(t(new float[] {1, 2, 3}, 3));
+        Tensor x = backend.keep(t(new float[] {4, 5, 6}, 3));
+        Tensor grad;
+        try (Scope s = backend.scope()) {
+            grad = backend.gradients(List.of(p), () -> p.value().mul(x).sum(false)).grads().get(0);
+            assertThat(grad.toFloatArray()).containsExactly(4, 5, 6);
+        }
+        assertThatThrownBy(grad::toFloatArray).isInstanceOf(PeftException.class).hasMessageContaining("released");
+        assertThat(p.value().toFloatArray()).containsExactly(1, 2, 3);
+        assertThat(x.toFloatArray()).containsExactly(4, 5, 6);
+        backend.release(x);
+        backend.release(p.value());
+    }
+
+    @Test
+    void constantsReleasedWhileTracingStayValidForSameDiff() {
+        try (Scope s = backend.scope()) {
+            Parameter p = new Parameter(t(new float[] {1, 2, 3}, 3));
+            Gradients g = backend.gradients(List.of(p), () -> {
+                Tensor y;
+                try (Scope inner = backend.scope()) {
+                    Tensor c = t(new float[] {2, 3, 4}, 3).mul(2f); // a constant the graph shares
+                    y = backend.keep(p.value().mul(c));
+                }
+                Tensor loss = y.sum(false);
+                backend.release(y);
+                return loss;
+            });
+            assertThat(g.loss()).isEqualTo(40f);
+            assertThat(g.grads().get(0).toFloatArray()).containsExactly(4, 6, 8);
+        }
+    }
+
+    @Test
+    void threadsDifferentiateIndependently() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<float[]>> results = new ArrayList<>();
+            for (int k = 1; k <= 6; k++) {
+                float scale = k;
+                results.add(pool.submit(() -> {
+                    float[] last = null;
+                    for (int it = 0; it < 20; it++) {
+                        try (Scope s = backend.scope()) {
+                            Parameter w = new Parameter(t(new float[] {1, 2, 3, 4}, 2, 2));
+                            Tensor x = t(new float[] {scale, 1}, 1, 2);
+                            Gradients g = backend.gradients(List.of(w), () -> x.matmul(w.value()).square().sum(false));
+                            last = g.grads().get(0).toFloatArray();
+                            backend.release(w.value());
+                        }
+                    }
+                    return last;
+                }));
+            }
+            for (int k = 1; k <= 6; k++) {
+                // y = [k + 3, 2k + 4]; dL/dw[i][j] = 2 * x[i] * y[j]
+                float y0 = k + 3;
+                float y1 = 2 * k + 4;
+                assertThat(results.get(k - 1).get()).containsExactly(2 * k * y0, 2 * k * y1, 2 * y0, 2 * y1);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void sameDiffDifferentiationLinesAreKeptOffStdout() {
+        PrintStream original = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try (Scope s = backend.scope()) {
+            Parameter p = new Parameter(t(new float[] {1, 2}, 2));
+            backend.gradients(List.of(p), () -> {
+                System.out.println("user output survives");
+                return p.value().exp().sum(false);
+            });
+        } finally {
+            System.out.flush();
+            System.setOut(original);
+        }
+        String out = captured.toString(StandardCharsets.UTF_8);
+        assertThat(out).contains("user output survives").doesNotContain("Added differentiated op");
+    }
+}

@@ -1,0 +1,181 @@
+package org.peft4j.backend.nd4j;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.ServiceLoader;
+import java.util.concurrent.atomic.AtomicReference;
+import org.bytedeco.javacpp.Pointer;
+import org.junit.jupiter.api.Test;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.BackendProvider;
+import org.peft4j.api.backend.Gradients;
+import org.peft4j.api.backend.Parameter;
+import org.peft4j.api.backend.Scope;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.optim.AdamW;
+
+/** Scopes, keep/release, backend close, and the absence of leaks over many training steps. */
+class Nd4jMemoryTest {
+
+    @Test
+    void providerIsRegisteredAndDescribesTheEngine() {
+        BackendProvider found = null;
+        for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) {
+            if (p.name().equals("nd4j")) {
+                found = p;
+            }
+        }
+        assertThat(found).isInstanceOf(Nd4jBackendProvider.class);
+        assertThat(found.description()).contains("ND4J 1.0.0-M2.1").contains("OpenBLAS").contains("SameDiff");
+        try (Backend b = found.create()) {
+            assertThat(b.name()).isEqualTo("nd4j");
+        }
+    }
+
+    @Test
+    void scopesReleaseTheirTensorsAndKeepMovesThemOut() {
+        try (Nd4jBackend backend = new Nd4jBackend()) {
+            Tensor outside = backend.full(2f, 3);
+            Tensor inside;
+            Tensor nested;
+            Tensor kept;
+            try (Scope outer = backend.scope()) {
+                inside = outside.mul(2f);
+                try (Scope inner = backend.scope()) {
+                    nested = inside.add(1f);
+                    kept = backend.keep(nested.mul(10f));
+                }
+                assertThatThrownBy(nested::toFloatArray).isInstanceOf(PeftException.class)
+                        .hasMessageContaining("released");
+                assertThat(inside.toFloatArray()).containsExactly(4, 4, 4);
+            }
+            assertThatThrownBy(inside::toFloatArray).isInstanceOf(PeftException.class);
+            assertThatThrownBy(() -> inside.add(1f)).isInstanceOf(PeftException.class);
+            assertThat(kept.toFloatArray()).containsExactly(50, 50, 50);
+            assertThat(outside.toFloatArray()).containsExactly(2, 2, 2);
+            assertThat(backend.liveRootTensors()).isEqualTo(2);
+            backend.release(kept);
+            assertThatThrownBy(kept::toFloatArray).isInstanceOf(PeftException.class);
+            backend.release(kept); // idempotent
+            assertThat(backend.liveRootTensors()).isEqualTo(1);
+            // metadata stays readable after release
+            assertThat(kept.shape()).containsExactly(3);
+        }
+    }
+
+    @Test
+    void closingAnOuterScopeFirstClosesTheScopesNestedInIt() {
+        try (Nd4jBackend backend = new Nd4jBackend()) {
+            Scope outer = backend.scope();
+            Scope inner = backend.scope();
+            Tensor a = backend.full(1f, 2);
+            outer.close();
+            assertThatThrownBy(a::toFloatArray).isInstanceOf(PeftException.class);
+            inner.close(); // already closed: no-op
+            outer.close();
+            Tensor after = backend.full(1f, 2); // the stack is empty again: owned by the backend
+            assertThat(backend.liveRootTensors()).isEqualTo(1);
+            backend.release(after);
+        }
+    }
+
+    @Test
+    void scopesAreThreadLocal() throws Exception {
+        try (Nd4jBackend backend = new Nd4jBackend()) {
+            AtomicReference<Tensor> fromOtherThread = new AtomicReference<>();
+            try (Scope s = backend.scope()) {
+                Thread other = new Thread(() -> fromOtherThread.set(backend.full(3f, 2)));
+                other.start();
+                other.join();
+            }
+            // made while a scope was open on another thread: the backend owns it
+            assertThat(fromOtherThread.get().toFloatArray()).containsExactly(3, 3);
+            backend.release(fromOtherThread.get());
+        }
+    }
+
+    @Test
+    void closingTheBackendReleasesEverything() {
+        Nd4jBackend backend = new Nd4jBackend();
+        Tensor root = backend.full(1f, 2);
+        Scope open = backend.scope();
+        Tensor scoped = backend.full(1f, 2);
+        backend.close();
+        assertThatThrownBy(root::toFloatArray).isInstanceOf(PeftException.class);
+        assertThatThrownBy(scoped::toFloatArray).isInstanceOf(PeftException.class);
+        open.close();
+        assertThatThrownBy(() -> backend.full(1f, 2)).isInstanceOf(PeftException.class).hasMessageContaining("closed");
+    }
+
+    @Test
+    void tensorsFromAnotherBackendAreRejected() {
+        try (Nd4jBackend a = new Nd4jBackend(); Nd4jBackend b = new Nd4jBackend()) {
+            Tensor x = a.full(1f, 2);
+            Tensor y = b.full(1f, 2);
+            assertThatThrownBy(() -> x.add(y)).isInstanceOf(PeftException.class).hasMessageContaining("another instance");
+        }
+    }
+
+    @Test
+    void thousandTrainingStepsInScopesDoNotLeak() {
+        try (Nd4jBackend backend = new Nd4jBackend()) {
+            Parameter w = new Parameter(backend.fromFloats(Reference.randoms(32 * 16, 1), 32, 16));
+            Parameter bias = new Parameter(backend.zeros(16));
+            Parameter table = new Parameter(backend.fromFloats(Reference.randoms(10 * 32, 2), 10, 32));
+            Tensor ids = backend.keep(backend.fromLongs(new long[] {1, 2, 3, 1, 5, 9, 9, 0}, 2, 4));
+            Tensor target = backend.keep(backend.randomUniform(2, 4, 16));
+            AdamW opt = new AdamW(List.of(w, bias, table), AdamW.Options.DEFAULT);
+            Runnable step = () -> {
+                try (Scope s = backend.scope()) {
+                    Gradients g = backend.gradients(opt.parameters(), () -> table.value().gather(ids)
+                            .linear(w.value().transposeLast2(), bias.value()).gelu().softmax(-1).sub(target)
+                            .square().mean(false));
+                    opt.step(g, 1e-3f);
+                }
+            };
+            for (int i = 0; i < 100; i++) {
+                step.run();
+            }
+            int rootTensors = backend.liveRootTensors();
+            settle();
+            long physical = Pointer.physicalBytes();
+            long total = Pointer.totalBytes();
+            long heap = usedHeap();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 1000; i++) {
+                step.run();
+            }
+            double msPerStep = (System.nanoTime() - t0) / 1e6 / 1000;
+            settle();
+            long physicalGrowth = Pointer.physicalBytes() - physical;
+            long totalGrowth = Pointer.totalBytes() - total;
+            long heapGrowth = usedHeap() - heap;
+            System.out.printf("nd4j 1000 steps: %.2f ms/step; growth: physical %d KB, JavaCPP total %d KB,"
+                    + " heap %d KB%n", msPerStep, physicalGrowth >> 10, totalGrowth >> 10, heapGrowth >> 10);
+            assertThat(backend.liveRootTensors()).as("tensors held by the backend").isEqualTo(rootTensors);
+            assertThat(totalGrowth).as("JavaCPP-tracked native bytes growth").isLessThan(16L << 20);
+            assertThat(physicalGrowth).as("physical memory growth").isLessThan(128L << 20);
+            assertThat(heapGrowth).as("Java heap growth").isLessThan(64L << 20);
+            opt.release();
+        }
+    }
+
+    private static void settle() {
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static long usedHeap() {
+        Runtime r = Runtime.getRuntime();
+        return r.totalMemory() - r.freeMemory();
+    }
+}

@@ -1,0 +1,53 @@
+package org.peft4j.examples.cli;
+
+import java.io.PrintWriter;
+import org.peft4j.api.PeftException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code peft} command. Exit codes: 0 success, 1 failure while running, 2 bad usage
+ * (wrong flags, missing files, unknown method or backend) reported in one line.
+ */
+@Command(name = "peft", mixinStandardHelpOptions = true, version = "peft4j 0.1.0-SNAPSHOT",
+        description = "Parameter-efficient fine-tuning on the JVM.",
+        subcommands = {ListCommand.class, TrainCommand.class, CommandLine.HelpCommand.class})
+public final class PeftCli {
+
+    public static void main(String[] args) {
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns the exit code (for tests). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new PeftCli());
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            PrintWriter err = cmd.getErr();
+            if (ex instanceof PeftException || ex instanceof UsageException) {
+                err.println("peft: " + ex.getMessage());
+                return 2;
+            }
+            err.println("peft: failed: " + ex);
+            ex.printStackTrace(err);
+            return 1;
+        });
+        cli.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("peft: " + ex.getMessage() + " (see 'peft "
+                    + ex.getCommandLine().getCommandName() + " --help')");
+            return 2;
+        });
+        return cli.execute(args);
+    }
+
+    /** A bad flag value or file, reported in one line with exit code 2. */
+    static final class UsageException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String message) {
+            super(message);
+        }
+    }
+}

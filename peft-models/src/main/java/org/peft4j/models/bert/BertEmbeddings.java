@@ -1,0 +1,77 @@
+package org.peft4j.models.bert;
+
+import java.util.List;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.nn.Embedding;
+import org.peft4j.api.nn.Functional;
+import org.peft4j.api.nn.LayerNorm;
+import org.peft4j.api.nn.Module;
+import org.peft4j.api.nn.PromptPrefix;
+import org.peft4j.models.WeightMap;
+
+/**
+ * BERT's input embeddings: word + position + token type, then LayerNorm and dropout. Accepts a
+ * {@link PromptPrefix}: virtual tokens are put before the word embeddings and get positions and
+ * token type 0 like real tokens, as HF PEFT's prompt learning does through {@code inputs_embeds}.
+ */
+public final class BertEmbeddings extends Module implements PromptPrefix.Embeddings {
+    private final BertConfig config;
+    private PromptPrefix prompt;
+
+    BertEmbeddings(WeightMap w, BertConfig c) {
+        super(w.backend());
+        this.config = c;
+        long h = c.hiddenSize();
+        register("word_embeddings", new Embedding(w.backend(), w.take("embeddings.word_embeddings.weight", c.vocabSize(), h)));
+        register("position_embeddings", new Embedding(w.backend(),
+                w.take("embeddings.position_embeddings.weight", c.maxPositionEmbeddings(), h)));
+        register("token_type_embeddings", new Embedding(w.backend(),
+                w.take("embeddings.token_type_embeddings.weight", c.typeVocabSize(), h)));
+        register("LayerNorm", new LayerNorm(w.backend(), w.take("embeddings.LayerNorm.weight", h),
+                w.take("embeddings.LayerNorm.bias", h), (float) c.layerNormEps()));
+    }
+
+    @Override
+    public void setPrompt(PromptPrefix prompt) {
+        this.prompt = prompt;
+    }
+
+    /** The prompt in use, or null. */
+    public PromptPrefix prompt() {
+        return prompt;
+    }
+
+    @Override
+    public Tensor embedTokens(Tensor ids) {
+        return child("word_embeddings", Embedding.class).forward(ids);
+    }
+
+    /**
+     * Embeds {@code ids} (batch, seq); {@code tokenTypeIds} may be null (all type 0). Returns
+     * (batch, prompt + seq, hidden).
+     */
+    public Tensor forward(Tensor ids, Tensor tokenTypeIds) {
+        long batch = ids.size(0);
+        Tensor words = embedTokens(ids);
+        Tensor types = tokenTypeIds == null ? null : child("token_type_embeddings", Embedding.class).forward(tokenTypeIds);
+        Tensor type0 = child("token_type_embeddings", Embedding.class).weight().value().slice(0, 0, 1);
+        if (prompt != null) {
+            Tensor virtual = prompt.embeddings(batch);
+            words = backend().concat(List.of(virtual, words), 1);
+            if (types != null) {
+                Tensor promptTypes = backend().zeros(batch, prompt.length(), 1).add(type0);
+                types = backend().concat(List.of(promptTypes, types), 1);
+            }
+        }
+        long length = words.size(1);
+        if (length > config.maxPositionEmbeddings()) {
+            throw new PeftException("sequence of " + length + " tokens exceeds max_position_embeddings "
+                    + config.maxPositionEmbeddings() + "; truncate the input");
+        }
+        Tensor positions = child("position_embeddings", Embedding.class).weight().value().slice(0, 0, length);
+        Tensor sum = words.add(positions).add(types == null ? type0 : types);
+        Tensor normed = child("LayerNorm", LayerNorm.class).forward(sum);
+        return Functional.dropout(normed, (float) config.hiddenDropoutProb(), isTraining());
+    }
+}

@@ -1,0 +1,97 @@
+package org.peft4j.models.bert;
+
+import java.util.Map;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.DType;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.io.HostTensor;
+import org.peft4j.api.nn.Module;
+import org.peft4j.api.nn.ModuleDict;
+import org.peft4j.models.WeightMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A BERT-family encoder (HF's {@code BertModel} without pooler), module paths as in HF:
+ * {@code embeddings.*}, {@code encoder.layer.N.*}. Written once on the backend-neutral API.
+ */
+public final class BertModel extends Module {
+    private static final Logger LOG = LoggerFactory.getLogger(BertModel.class);
+    private final BertConfig config;
+
+    /**
+     * Builds the encoder from HF-named weights.
+     *
+     * @param prefix prepended to every weight name (for example {@code "bert."}), or ""
+     */
+    public BertModel(Backend backend, BertConfig config, Map<String, HostTensor> weights, String prefix) {
+        this(WeightMap.of(backend, weights, prefix), config);
+    }
+
+    /** Builds the encoder from a weight source (pretrained or random). */
+    public BertModel(WeightMap w, BertConfig config) {
+        super(w.backend());
+        this.config = config;
+        register("embeddings", new BertEmbeddings(w, config));
+        ModuleDict encoder = register("encoder", new ModuleDict(w.backend()));
+        ModuleDict layers = encoder.put("layer", new ModuleDict(w.backend()));
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            layers.put(Integer.toString(i), new BertLayer(w, config, i));
+        }
+        if (!w.unused().isEmpty()) {
+            LOG.debug("weights not used by the encoder: {}", w.unused());
+        }
+    }
+
+    public BertConfig config() {
+        return config;
+    }
+
+    public BertEmbeddings embeddings() {
+        return child("embeddings", BertEmbeddings.class);
+    }
+
+    /**
+     * The last hidden state.
+     *
+     * @param inputIds (batch, seq) INT64 token ids
+     * @param attentionMask (batch, seq), 1 for tokens and 0 for padding (any dtype)
+     * @param tokenTypeIds (batch, seq) INT64, or null for all zeros
+     * @return (batch, virtual + seq, hidden), where virtual is the prompt length (0 without a prompt)
+     */
+    public Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds) {
+        if (inputIds.rank() != 2 || !java.util.Arrays.equals(inputIds.shape(), attentionMask.shape())) {
+            throw new PeftException("input_ids and attention_mask must both be (batch, seq); got "
+                    + java.util.Arrays.toString(inputIds.shape()) + " and "
+                    + java.util.Arrays.toString(attentionMask.shape()));
+        }
+        Tensor h = embeddings().forward(inputIds, tokenTypeIds);
+        Tensor mask = fullMask(attentionMask, h.size(1) - inputIds.size(1));
+        ModuleDict layers = child("encoder", ModuleDict.class).child("layer", ModuleDict.class);
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            h = layers.child(Integer.toString(i), BertLayer.class).forward(h, mask);
+        }
+        return h;
+    }
+
+    /** The float mask over every position the encoder outputs, virtual tokens first (always visible). */
+    public Tensor fullMask(Tensor attentionMask, long virtual) {
+        Tensor mask = attentionMask.dtype() == DType.FLOAT32 ? attentionMask : attentionMask.toType(DType.FLOAT32);
+        if (virtual > 0) {
+            mask = backend().concat(java.util.List.of(backend().full(1f, mask.size(0), virtual), mask), 1);
+        }
+        return mask;
+    }
+
+    /** Mean of the hidden states over positions where {@code mask} is 1: (batch, hidden). */
+    public static Tensor meanPool(Tensor hidden, Tensor mask) {
+        Tensor m = mask.reshape(mask.size(0), mask.size(1), 1);
+        return hidden.mul(m).sum(false, 1).div(m.sum(false, 1).add(1e-9f));
+    }
+
+    /** Rows scaled to unit L2 norm. */
+    public static Tensor l2Normalize(Tensor x) {
+        return x.div(x.square().sum(true, -1).add(1e-12f).sqrt());
+    }
+}
