@@ -87,6 +87,33 @@ public final class PeftModel {
         return out;
     }
 
+    /**
+     * Adds adapter {@code name} from a loaded adapter folder: injects it as its config says, then
+     * sets its tensors. The file must hold exactly the adapter's tensors with matching shapes;
+     * every mismatch is checked before any value is set.
+     */
+    public void loadAdapter(String name, org.peft4j.api.io.AdapterFiles.Loaded loaded) {
+        addAdapter(name, loaded.config());
+        Map<String, Parameter> state = adapterState(name);
+        java.util.Set<String> missing = new java.util.TreeSet<>(state.keySet());
+        missing.removeAll(loaded.tensors().keySet());
+        java.util.Set<String> unexpected = new java.util.TreeSet<>(loaded.tensors().keySet());
+        unexpected.removeAll(state.keySet());
+        if (!missing.isEmpty() || !unexpected.isEmpty()) {
+            throw new PeftException("adapter file does not fit the model: missing " + missing + ", unexpected "
+                    + unexpected);
+        }
+        state.forEach((key, p) -> {
+            long[] want = p.value().shape();
+            long[] got = loaded.tensors().get(key).shape();
+            if (!java.util.Arrays.equals(want, got)) {
+                throw new PeftException("adapter tensor " + key + " has shape " + java.util.Arrays.toString(got)
+                        + ", the model needs " + java.util.Arrays.toString(want));
+            }
+        });
+        state.forEach((key, p) -> p.set(loaded.tensors().get(key).to(model.backend())));
+    }
+
     /** Trainable and total parameter counts, as HF's {@code print_trainable_parameters}. */
     public ParameterCount parameterCount() {
         long trainable = 0;

@@ -65,7 +65,7 @@ public record LoraConfig(
         @JsonProperty("base_model_name_or_path") String baseModelNameOrPath,
         @JsonProperty("revision") String revision,
         @JsonProperty("inference_mode") Boolean inferenceMode,
-        @JsonAnySetter @JsonAnyGetter Map<String, Object> extras) implements PeftConfig {
+        @JsonAnySetter Map<String, Object> extras) implements PeftConfig {
 
     /** HF's {@code peft_type} for LoRA. */
     public static final String PEFT_TYPE = "LORA";
@@ -119,8 +119,9 @@ public record LoraConfig(
         return PEFT_TYPE;
     }
 
-    /** The extras, unmodifiable. */
+    /** The extras, unmodifiable; written back as top-level keys. */
     @Override
+    @JsonAnyGetter
     public Map<String, Object> extras() {
         return java.util.Collections.unmodifiableMap(extras);
     }

@@ -62,11 +62,24 @@ public final class PeftJson {
 
     /** Writes a config as HF does: sorted keys, 2-space indent. */
     public static String write(PeftConfig config) {
-        JsonNode tree = MAPPER.valueToTree(config);
+        return writeTree(MAPPER.valueToTree(config));
+    }
+
+    /**
+     * Writes a config as {@code save_pretrained} does: like {@link #write(PeftConfig)}, with
+     * {@code inference_mode} set to true.
+     */
+    public static String writeForSave(PeftConfig config) {
+        ObjectNode tree = MAPPER.valueToTree(config);
+        tree.put("inference_mode", true);
+        return writeTree(tree);
+    }
+
+    private static String writeTree(JsonNode tree) {
         try {
             return MAPPER.writer(PRINTER).writeValueAsString(sorted(tree));
         } catch (JsonProcessingException e) {
-            throw new PeftException("cannot write config " + config, e);
+            throw new PeftException("cannot write config " + tree, e);
         }
     }
 

@@ -37,7 +37,7 @@ public final class AdapterFiles {
      */
     public static void save(Path dir, PeftConfig config, Map<String, HostTensor> tensors) {
         byte[] weights = Safetensors.toBytes(tensors, METADATA);
-        byte[] json = (PeftJson.write(config) + "\n").getBytes(StandardCharsets.UTF_8);
+        byte[] json = (PeftJson.writeForSave(config) + "\n").getBytes(StandardCharsets.UTF_8);
         Path stagedWeights = AtomicFiles.stage(dir.resolve(WEIGHTS_FILE), weights);
         Path stagedConfig;
         try {
