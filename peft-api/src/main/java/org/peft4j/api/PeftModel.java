@@ -1,10 +1,19 @@
 package org.peft4j.api;
 
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.io.AdapterFiles;
+import org.peft4j.api.io.HostTensor;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Init;
 import org.peft4j.api.nn.Module;
@@ -23,6 +32,8 @@ public final class PeftModel {
     private final PeftRegistry registry;
     private final TunerContext context;
     private final Map<String, PeftConfig> adapters = new LinkedHashMap<>();
+    private final Set<String> active = new LinkedHashSet<>();
+    private final Set<String> merged = new LinkedHashSet<>();
 
     /**
      * Wraps {@code model}, freezing all its current parameters.
@@ -61,6 +72,7 @@ public final class PeftModel {
             m.setTrainable(true);
         }
         adapters.put(name, config);
+        active.add(name);
     }
 
     /** The tuner for adapter {@code name}. */
@@ -77,41 +89,166 @@ public final class PeftModel {
         return c;
     }
 
-    /** The adapter's tensors under their HF file names ({@code base_model.model.} prefix included). */
+    /**
+     * The adapter's trainable parameters under their HF file names: below {@code base_model.model.}
+     * for layer methods, as the tuner names them for prompt learning; {@code modules_to_save}
+     * parameters included.
+     */
     public Map<String, Parameter> adapterState(String name) {
+        Tuner tuner = tuner(name);
         Map<String, Parameter> out = new LinkedHashMap<>();
-        tuner(name).adapterState(model, name).forEach((k, v) -> out.put("base_model.model." + k, v));
+        tuner.adapterState(model, name).forEach((k, v) -> out.put(stateKey(tuner, k), v));
+        out.putAll(modulesToSaveState(tuner, name));
+        return out;
+    }
+
+    /** The tensors an adapter file holds for adapter {@code name}, by HF file name. */
+    public Map<String, Tensor> savedState(String name) {
+        Tuner tuner = tuner(name);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        tuner.savedState(model, name).forEach((k, v) -> out.put(stateKey(tuner, k), v));
+        modulesToSaveState(tuner, name).forEach((k, p) -> out.put(k, p.value()));
+        return out;
+    }
+
+    private Map<String, Parameter> modulesToSaveState(Tuner tuner, String name) {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        String prefix = tuner.isPromptLearning() ? "base_model." : "base_model.model.";
         for (String path : config(name).modulesToSave()) {
-            model.find(path).namedParameters().forEach((k, v) -> out.put(path + "." + k, v));
+            model.find(path).namedParameters().forEach((k, v) -> out.put(prefix + path + "." + k, v));
         }
         return out;
     }
 
+    private static String stateKey(Tuner tuner, String key) {
+        return tuner.isPromptLearning() ? key : "base_model.model." + key;
+    }
+
     /**
-     * Adds adapter {@code name} from a loaded adapter folder: injects it as its config says, then
-     * sets its tensors. The file must hold exactly the adapter's tensors with matching shapes;
-     * every mismatch is checked before any value is set.
+     * Saves adapter {@code name} in HF PEFT's layout below {@code root}: in {@code root} itself
+     * for {@code default}, else in {@code root/name}. The write is atomic.
      */
-    public void loadAdapter(String name, org.peft4j.api.io.AdapterFiles.Loaded loaded) {
+    public void save(Path root, String name) {
+        Map<String, HostTensor> tensors = new LinkedHashMap<>();
+        savedState(name).forEach((k, t) -> tensors.put(k, HostTensor.of(t)));
+        AdapterFiles.save(AdapterFiles.adapterDir(root, name), config(name), tensors);
+    }
+
+    /** Loads the adapter folder {@code dir} as adapter {@code name} (see {@link #loadAdapter(String, AdapterFiles.Loaded)}). */
+    public void loadAdapter(String name, Path dir) {
+        loadAdapter(name, AdapterFiles.load(dir, registry));
+    }
+
+    /**
+     * Adds adapter {@code name} from a loaded adapter folder: the file must hold exactly the
+     * adapter's tensors with matching shapes. Every mismatch is checked before the adapter is
+     * injected, so a file that does not fit leaves the model unchanged.
+     */
+    public void loadAdapter(String name, AdapterFiles.Loaded loaded) {
         addAdapter(name, loaded.config());
-        Map<String, Parameter> state = adapterState(name);
-        java.util.Set<String> missing = new java.util.TreeSet<>(state.keySet());
-        missing.removeAll(loaded.tensors().keySet());
-        java.util.Set<String> unexpected = new java.util.TreeSet<>(loaded.tensors().keySet());
-        unexpected.removeAll(state.keySet());
-        if (!missing.isEmpty() || !unexpected.isEmpty()) {
-            throw new PeftException("adapter file does not fit the model: missing " + missing + ", unexpected "
-                    + unexpected);
-        }
-        state.forEach((key, p) -> {
-            long[] want = p.value().shape();
-            long[] got = loaded.tensors().get(key).shape();
-            if (!java.util.Arrays.equals(want, got)) {
-                throw new PeftException("adapter tensor " + key + " has shape " + java.util.Arrays.toString(got)
-                        + ", the model needs " + java.util.Arrays.toString(want));
+        try {
+            Map<String, Tensor> expected = savedState(name);
+            Set<String> missing = new TreeSet<>(expected.keySet());
+            missing.removeAll(loaded.tensors().keySet());
+            Set<String> unexpected = new TreeSet<>(loaded.tensors().keySet());
+            unexpected.removeAll(expected.keySet());
+            if (!missing.isEmpty() || !unexpected.isEmpty()) {
+                throw new PeftException("adapter file does not fit the model: missing " + missing + ", unexpected "
+                        + unexpected);
             }
-        });
-        state.forEach((key, p) -> p.set(loaded.tensors().get(key).to(model.backend())));
+            expected.forEach((key, t) -> {
+                long[] want = t.shape();
+                long[] got = loaded.tensors().get(key).shape();
+                if (!Arrays.equals(want, got)) {
+                    throw new PeftException("adapter tensor " + key + " has shape " + Arrays.toString(got)
+                            + ", the model needs " + Arrays.toString(want));
+                }
+            });
+        } catch (PeftException e) {
+            deleteAdapter(name);
+            throw e;
+        }
+        Tuner tuner = tuner(name);
+        Backend backend = model.backend();
+        Map<String, Tensor> own = new LinkedHashMap<>();
+        tuner.savedState(model, name).keySet()
+                .forEach(k -> own.put(k, loaded.tensors().get(stateKey(tuner, k)).to(backend)));
+        tuner.loadState(model, name, own);
+        modulesToSaveState(tuner, name).forEach((k, p) -> p.set(loaded.tensors().get(k).to(backend)));
+    }
+
+    /**
+     * Makes {@code name} the only active adapter (HF's {@code set_adapter}); the others keep
+     * their weights but stop affecting the output.
+     */
+    public void setAdapter(String name) {
+        config(name);
+        for (String other : adapters.keySet()) {
+            tuner(other).setActive(model, other, other.equals(name));
+        }
+        active.clear();
+        active.add(name);
+    }
+
+    /** The names of the adapters that currently affect the output, in the order added. */
+    public Set<String> activeAdapters() {
+        return Collections.unmodifiableSet(active);
+    }
+
+    /**
+     * Removes adapter {@code name} and its layers (HF's {@code delete_adapter}). The
+     * {@code modules_to_save} it made trainable are frozen again unless another adapter lists them.
+     */
+    public void deleteAdapter(String name) {
+        PeftConfig removed = config(name);
+        if (merged.contains(name)) {
+            unmerge(name);
+        }
+        tuner(name).delete(model, name);
+        adapters.remove(name);
+        active.remove(name);
+        merged.remove(name);
+        Set<String> stillSaved = new java.util.HashSet<>();
+        adapters.values().forEach(c -> stillSaved.addAll(c.modulesToSave()));
+        for (String path : removed.modulesToSave()) {
+            if (!stillSaved.contains(path)) {
+                model.find(path).setTrainable(false);
+            }
+        }
+    }
+
+    /**
+     * Switches every adapter off until the returned handle is closed (HF's
+     * {@code with model.disable_adapter():}), so the model computes the base output:
+     * <pre>{@code try (var base = peft.disableAdapter()) { ... } }</pre>
+     * Merged adapters are unmerged for the duration and merged again on close.
+     */
+    public AdapterSwitch disableAdapter() {
+        Set<String> wasActive = new LinkedHashSet<>(active);
+        Set<String> wasMerged = new LinkedHashSet<>(merged);
+        wasMerged.forEach(this::unmerge);
+        for (String name : wasActive) {
+            tuner(name).setActive(model, name, false);
+        }
+        active.clear();
+        boolean[] closed = {false};
+        return () -> {
+            if (closed[0]) {
+                return;
+            }
+            closed[0] = true;
+            for (String name : wasActive) {
+                tuner(name).setActive(model, name, true);
+            }
+            active.addAll(wasActive);
+            wasMerged.forEach(this::merge);
+        };
+    }
+
+    /** Restores the adapters {@link #disableAdapter} switched off; closing twice is harmless. */
+    public interface AdapterSwitch extends AutoCloseable {
+        @Override
+        void close();
     }
 
     /** Trainable and total parameter counts, as HF's {@code print_trainable_parameters}. */
@@ -135,11 +272,40 @@ public final class PeftModel {
     /** Folds adapter {@code name} into the base weights (where the method allows it). */
     public void merge(String name) {
         tuner(name).merge(model, name);
+        merged.add(name);
     }
 
     /** Undoes {@link #merge}. */
     public void unmerge(String name) {
         tuner(name).unmerge(model, name);
+        merged.remove(name);
+    }
+
+    /**
+     * Folds every active adapter into the base weights and removes all adapters (HF's
+     * {@code merge_and_unload}): what is left is the base model with updated weights and no
+     * adapter layers, for inference at base speed. Fails, changing nothing, when an active
+     * adapter's method cannot merge.
+     */
+    public Module mergeAndUnload() {
+        for (String name : active) {
+            if (!tuner(name).canMerge()) {
+                throw new PeftException("adapter '" + name + "' (" + config(name).peftType()
+                        + ") cannot be merged into the base weights; only mergeable methods support mergeAndUnload");
+            }
+        }
+        for (String name : List.copyOf(active)) {
+            if (!merged.contains(name)) {
+                merge(name);
+            }
+        }
+        for (String name : List.copyOf(adapters.keySet())) {
+            tuner(name).delete(model, name);
+            adapters.remove(name);
+        }
+        active.clear();
+        merged.clear();
+        return model;
     }
 
     /**

@@ -42,9 +42,7 @@ class AdapterFilesTest {
         try (Backend djl = Peft.backend("djl"); Scope s = djl.scope()) {
             PeftModel m = lora(djl, 1);
             saved = ((TinyMlp) m.model()).forward(djl.fromFloats(x, 5, 8)).toFloatArray();
-            Map<String, HostTensor> tensors = new LinkedHashMap<>();
-            m.adapterState("default").forEach((k, p) -> tensors.put(k, HostTensor.of(p.value())));
-            AdapterFiles.save(dir, m.config("default"), tensors);
+            m.save(dir, "default");
         }
         try (var files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString()))
@@ -56,7 +54,8 @@ class AdapterFilesTest {
         assertThat(json.has("extras")).isFalse();
         AdapterFiles.Loaded loaded = AdapterFiles.load(dir, Peft.registry());
         assertThat(loaded.tensors()).containsKeys("base_model.model.fc1.lora_A.weight",
-                "base_model.model.fc2.lora_B.weight", "classifier.weight", "classifier.bias");
+                "base_model.model.fc2.lora_B.weight", "base_model.model.classifier.weight",
+                "base_model.model.classifier.bias");
         assertThat(loaded.tensors().get("base_model.model.fc1.lora_A.weight").shape()).containsExactly(4, 8);
         assertThat(loaded.tensors().get("base_model.model.fc1.lora_B.weight").shape()).containsExactly(16, 4);
         for (String name : new String[] {"djl", "nd4j"}) {
@@ -82,6 +81,9 @@ class AdapterFilesTest {
             assertThatThrownBy(() -> other.loadAdapter("default", AdapterFiles.load(dir, Peft.registry())))
                     .isInstanceOf(PeftException.class).hasMessageContaining("fc1.lora_A.weight")
                     .hasMessageContaining("[4, 9]");
+            // nothing of the refused adapter is left behind
+            assertThat(other.adapters()).isEmpty();
+            assertThat(other.model().namedParameters().keySet()).noneMatch(k -> k.contains("lora_"));
             assertThatThrownBy(() -> AdapterFiles.load(dir.resolve("missing"), Peft.registry()))
                     .isInstanceOf(PeftException.class).hasMessageContaining("adapter_config.json");
         }

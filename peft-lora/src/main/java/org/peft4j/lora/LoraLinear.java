@@ -91,6 +91,30 @@ public final class LoraLinear extends Module implements LinearLayer {
         }
     }
 
+    void setActive(String name, boolean on) {
+        scaling(name);
+        if (on) {
+            active.add(name);
+        } else {
+            active.remove(name);
+        }
+    }
+
+    /** Drops adapter {@code name}; the base weight is left as it is (merged or not). */
+    void remove(String name) {
+        loraA().remove(name);
+        loraB().remove(name);
+        scaling.remove(name);
+        dropout.remove(name);
+        active.remove(name);
+        merged.remove(name);
+    }
+
+    /** Whether any adapter is left in this layer. */
+    boolean hasAdapters() {
+        return !scaling.isEmpty();
+    }
+
     /** Whether adapter {@code name} is currently folded into the base weight. */
     public boolean isMerged(String name) {
         return merged.contains(name);

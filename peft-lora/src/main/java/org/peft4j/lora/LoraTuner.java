@@ -110,6 +110,35 @@ public final class LoraTuner implements Tuner {
     }
 
     @Override
+    public void setActive(Module model, String adapterName, boolean active) {
+        forEachLayer(model, adapterName, "switch", l -> l.setActive(adapterName, active));
+    }
+
+    @Override
+    public void delete(Module model, String adapterName) {
+        Map<String, LoraLinear> layers = layersWith(model, adapterName);
+        if (layers.isEmpty()) {
+            throw new PeftException("cannot delete: the model has no LoRA adapter '" + adapterName + "'");
+        }
+        layers.forEach((path, lora) -> {
+            lora.remove(adapterName);
+            if (!lora.hasAdapters()) {
+                model.replace(path, lora.baseLayer());
+            }
+        });
+    }
+
+    private static Map<String, LoraLinear> layersWith(Module model, String adapterName) {
+        Map<String, LoraLinear> out = new LinkedHashMap<>();
+        model.namedModules().forEach((path, m) -> {
+            if (m instanceof LoraLinear lora && lora.loraA().contains(adapterName)) {
+                out.put(path, lora);
+            }
+        });
+        return out;
+    }
+
+    @Override
     public boolean canMerge() {
         return true;
     }

@@ -54,6 +54,11 @@ public abstract class Module {
         return parameters.remove(name);
     }
 
+    /** Removes the direct child {@code name}; returns it, or null when absent. */
+    protected Module removeChild(String name) {
+        return children.remove(name);
+    }
+
     /** The direct child called {@code name}, cast to the expected type. */
     public <M> M child(String name, Class<M> type) {
         Module m = children.get(name);

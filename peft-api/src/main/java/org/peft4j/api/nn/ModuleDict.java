@@ -21,4 +21,14 @@ public final class ModuleDict extends Module {
     public boolean contains(String key) {
         return children().containsKey(key);
     }
+
+    /** Removes the entry {@code key}; returns it, or null when absent. */
+    public Module remove(String key) {
+        return removeChild(key);
+    }
+
+    /** The keys, in insertion order; unmodifiable. */
+    public java.util.Set<String> keys() {
+        return children().keySet();
+    }
 }

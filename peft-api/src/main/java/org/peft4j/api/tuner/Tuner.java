@@ -1,8 +1,10 @@
 package org.peft4j.api.tuner;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Parameter;
+import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Module;
 
@@ -32,10 +34,56 @@ public interface Tuner {
     void inject(Module model, PeftConfig config, String adapterName, TunerContext context);
 
     /**
-     * The adapter's tensors under their Hugging Face file names (module path plus parameter name,
-     * without the adapter name and without the {@code base_model.model.} prefix), in model order.
+     * The adapter's parameters under their Hugging Face file names (module path plus parameter
+     * name, without the adapter name and without the {@code base_model.model.} prefix), in model
+     * order.
      */
     Map<String, Parameter> adapterState(Module model, String adapterName);
+
+    /**
+     * Whether this is a prompt-learning method (HF's {@code is_prompt_learning}): its file names
+     * are used as they are (for example {@code prompt_embeddings}) instead of being put below
+     * {@code base_model.model.}, and {@code modules_to_save} go below {@code base_model.}.
+     */
+    default boolean isPromptLearning() {
+        return false;
+    }
+
+    /**
+     * The tensors written to the adapter file, by the same names as {@link #adapterState}. The
+     * default writes the parameters' values; a method whose saved form differs from its trained
+     * form (P-tuning saves the prompt encoder's output, prefix tuning the projected prefixes)
+     * overrides this and {@link #loadState}.
+     */
+    default Map<String, Tensor> savedState(Module model, String adapterName) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        adapterState(model, adapterName).forEach((k, p) -> out.put(k, p.value()));
+        return out;
+    }
+
+    /**
+     * Sets an injected adapter's tensors from a file. The caller has checked that {@code tensors}
+     * has exactly the names and shapes of {@link #savedState}.
+     */
+    default void loadState(Module model, String adapterName, Map<String, Tensor> tensors) {
+        adapterState(model, adapterName).forEach((k, p) -> p.set(tensors.get(k)));
+    }
+
+    /**
+     * Switches adapter {@code adapterName} on or off for later forward passes (HF's
+     * {@code set_adapter} and {@code disable_adapter}); its weights are kept.
+     *
+     * @throws PeftException when the model has no such adapter
+     */
+    void setActive(Module model, String adapterName, boolean active);
+
+    /**
+     * Removes adapter {@code adapterName} from the model: its layers and parameters are gone
+     * afterwards, and wrapped layers with no adapter left are put back as they were.
+     *
+     * @throws PeftException when the model has no such adapter
+     */
+    void delete(Module model, String adapterName);
 
     /** Whether {@link #merge} is possible for this method. */
     default boolean canMerge() {

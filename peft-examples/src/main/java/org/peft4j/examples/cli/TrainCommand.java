@@ -150,9 +150,7 @@ final class TrainCommand implements Callable<Integer> {
             TextClassifier.Evaluation ev = classifier.evaluate(evalData.examples(), 64);
             double evalSeconds = (System.nanoTime() - evalStart) / 1e9;
 
-            Map<String, HostTensor> tensors = new LinkedHashMap<>();
-            peft.adapterState("default").forEach((k, p) -> tensors.put(k, HostTensor.of(p.value())));
-            AdapterFiles.save(outDir, config, tensors);
+            peft.save(outDir, "default");
             long adapterBytes = Files.size(outDir.resolve(AdapterFiles.WEIGHTS_FILE));
 
             ObjectNode json = PeftJson.mapper().createObjectNode();

@@ -1,0 +1,131 @@
+package org.peft4j.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.peft4j.api.Peft;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.PeftModel;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.Scope;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.nn.Linear;
+import org.peft4j.lora.LoraConfig;
+import org.peft4j.testkit.Reference;
+import org.peft4j.testkit.TinyMlp;
+
+/** HF PEFT's model operations on LoRA adapters: set, delete, disable, merge and unload. */
+class AdapterOperationsTest {
+    private static final int IN = 8;
+
+    private static LoraConfig random(int r, String... targets) {
+        return LoraConfig.builder().r(r).loraAlpha(2 * r).targetModules(targets)
+                .initLoraWeights(LoraConfig.InitLoraWeights.RANDOM).build();
+    }
+
+    private static float[] out(PeftModel m, Tensor x) {
+        return ((TinyMlp) m.model()).forward(x).toFloatArray();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void setAdapterSwitchesBetweenAdaptersAndDisableRestoresTheBase(String name) {
+        try (Backend b = Peft.backend(name); Scope s = b.scope()) {
+            Tensor x = b.fromFloats(Reference.randoms(4 * IN, 5), 4, IN);
+            PeftModel m = new PeftModel(new TinyMlp(b, IN, 16, 2, 1), Peft.registry(), 3);
+            float[] base = out(m, x);
+            m.addAdapter("a", random(4, "fc1", "fc2"));
+            m.addAdapter("b", random(2, "fc2"));
+            m.setAdapter("a");
+            assertThat(m.activeAdapters()).containsExactly("a");
+            float[] onlyA = out(m, x);
+            m.setAdapter("b");
+            float[] onlyB = out(m, x);
+            assertThat(Reference.maxAbsDiff(onlyA, base)).isGreaterThan(1e-3f);
+            assertThat(Reference.maxAbsDiff(onlyA, onlyB)).isGreaterThan(1e-3f);
+
+            try (var off = m.disableAdapter()) {
+                assertThat(m.activeAdapters()).isEmpty();
+                assertThat(Reference.maxAbsDiff(out(m, x), base)).isLessThan(1e-6f);
+            }
+            assertThat(m.activeAdapters()).containsExactly("b");
+            assertThat(Reference.maxAbsDiff(out(m, x), onlyB)).isLessThan(1e-6f);
+
+            // a merged adapter is taken out for the disabled block and folded in again after it
+            m.merge("b");
+            try (var off = m.disableAdapter()) {
+                assertThat(Reference.maxAbsDiff(out(m, x), base)).isLessThan(1e-5f);
+            }
+            assertThat(Reference.maxAbsDiff(out(m, x), onlyB)).isLessThan(1e-5f);
+
+            assertThatThrownBy(() -> m.setAdapter("c")).isInstanceOf(PeftException.class)
+                    .hasMessageContaining("'c'").hasMessageContaining("[a, b]");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void deleteAdapterRemovesItsLayersAndRestoresPlainLinears(String name) {
+        try (Backend b = Peft.backend(name); Scope s = b.scope()) {
+            Tensor x = b.fromFloats(Reference.randoms(4 * IN, 6), 4, IN);
+            PeftModel m = new PeftModel(new TinyMlp(b, IN, 16, 2, 1), Peft.registry(), 3);
+            float[] base = out(m, x);
+            long baseCount = m.parameterCount().total();
+            m.addAdapter("a", random(4, "fc1", "fc2"));
+            m.addAdapter("b", random(2, "fc2"));
+            m.setAdapter("b");
+            float[] onlyB = out(m, x);
+
+            m.deleteAdapter("a");
+            assertThat(m.adapters()).containsOnlyKeys("b");
+            assertThat(m.model().find("fc1")).isInstanceOf(Linear.class);
+            assertThat(m.model().namedParameters().keySet()).noneMatch(k -> k.contains(".a."));
+            assertThat(Reference.maxAbsDiff(out(m, x), onlyB)).isLessThan(1e-6f);
+
+            m.deleteAdapter("b");
+            assertThat(m.model().find("fc2")).isInstanceOf(Linear.class);
+            assertThat(m.parameterCount().total()).isEqualTo(baseCount);
+            assertThat(m.parameterCount().trainable()).isZero();
+            assertThat(Reference.maxAbsDiff(out(m, x), base)).isLessThan(1e-6f);
+            assertThatThrownBy(() -> m.deleteAdapter("b")).isInstanceOf(PeftException.class)
+                    .hasMessageContaining("no adapter 'b'");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void mergeAndUnloadLeavesThePlainModelComputingTheAdaptedOutput(String name) {
+        try (Backend b = Peft.backend(name); Scope s = b.scope()) {
+            Tensor x = b.fromFloats(Reference.randoms(4 * IN, 7), 4, IN);
+            TinyMlp mlp = new TinyMlp(b, IN, 16, 2, 1);
+            Map<String, ?> baseNames = Map.copyOf(mlp.namedParameters());
+            PeftModel m = new PeftModel(mlp, Peft.registry(), 3);
+            m.addAdapter("default", random(4, "fc1", "fc2"));
+            float[] adapted = out(m, x);
+
+            TinyMlp merged = (TinyMlp) m.mergeAndUnload();
+            assertThat(merged.namedParameters().keySet()).isEqualTo(baseNames.keySet());
+            assertThat(m.adapters()).isEmpty();
+            assertThat(Reference.maxAbsDiff(merged.forward(x).toFloatArray(), adapted)).isLessThan(1e-5f);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void unmergeRestoresTheBaseWeights(String name) {
+        try (Backend b = Peft.backend(name); Scope s = b.scope()) {
+            PeftModel m = new PeftModel(new TinyMlp(b, IN, 16, 2, 1), Peft.registry(), 3);
+            float[] before = m.model().namedParameters().get("fc1.weight").value().toFloatArray();
+            m.addAdapter("default", random(4, "fc1"));
+            m.merge("default");
+            float[] mergedW = m.model().namedParameters().get("fc1.base_layer.weight").value().toFloatArray();
+            assertThat(Reference.maxAbsDiff(mergedW, before)).isGreaterThan(1e-3f);
+            m.unmerge("default");
+            float[] after = m.model().namedParameters().get("fc1.base_layer.weight").value().toFloatArray();
+            assertThat(Reference.maxAbsDiff(after, before)).isLessThan(1e-6f);
+        }
+    }
+}
