@@ -38,16 +38,10 @@ public final class AdapterFiles {
     public static void save(Path dir, PeftConfig config, Map<String, HostTensor> tensors) {
         byte[] weights = Safetensors.toBytes(tensors, METADATA);
         byte[] json = (PeftJson.writeForSave(config) + "\n").getBytes(StandardCharsets.UTF_8);
-        Path stagedWeights = AtomicFiles.stage(dir.resolve(WEIGHTS_FILE), weights);
-        Path stagedConfig;
-        try {
-            stagedConfig = AtomicFiles.stage(dir.resolve(CONFIG_FILE), json);
-        } catch (RuntimeException e) {
-            AtomicFiles.deleteQuietly(stagedWeights);
-            throw e;
-        }
-        AtomicFiles.commit(stagedWeights, dir.resolve(WEIGHTS_FILE));
-        AtomicFiles.commit(stagedConfig, dir.resolve(CONFIG_FILE));
+        Map<Path, byte[]> files = new java.util.LinkedHashMap<>();
+        files.put(dir.resolve(WEIGHTS_FILE), weights);
+        files.put(dir.resolve(CONFIG_FILE), json);
+        AtomicFiles.writeAll(files);
     }
 
     /**

@@ -11,7 +11,7 @@ import java.nio.file.StandardOpenOption;
 import org.peft4j.api.PeftException;
 
 /** Writes that never leave a half-written file where a good one was: temp file, fsync, rename. */
-final class AtomicFiles {
+public final class AtomicFiles {
     private AtomicFiles() {
     }
 
@@ -52,6 +52,22 @@ final class AtomicFiles {
 
     static void write(Path target, byte[] bytes) {
         commit(stage(target, bytes), target);
+    }
+
+    /**
+     * Writes several files so that none is replaced unless all were written: every file is staged
+     * first (a failure deletes the staged ones and leaves the old files untouched), then each is
+     * renamed into place in the given order.
+     */
+    public static void writeAll(java.util.Map<Path, byte[]> files) {
+        java.util.Map<Path, Path> staged = new java.util.LinkedHashMap<>();
+        try {
+            files.forEach((target, bytes) -> staged.put(target, stage(target, bytes)));
+        } catch (RuntimeException e) {
+            staged.values().forEach(AtomicFiles::deleteQuietly);
+            throw e;
+        }
+        staged.forEach((target, tmp) -> commit(tmp, target));
     }
 
     static void deleteQuietly(Path p) {

@@ -34,6 +34,18 @@ final class MethodConfigs {
         return n;
     }
 
+    /**
+     * The peak learning rate the CLI uses for a method when {@code --lr} is not given: full
+     * fine-tuning moves every weight and needs a small one; the default suits LoRA.
+     */
+    static float defaultLearningRate(String method) {
+        String type = method.toUpperCase(Locale.ROOT);
+        return switch (type) {
+            case "FULL" -> 5e-5f;
+            default -> 1e-3f;
+        };
+    }
+
     /** Defaults plus overrides, bound to the method's config class. */
     static PeftConfig build(String method, Map<String, String> overrides) {
         Peft.registry().tuner(method); // unknown method: fail listing the installed ones
