@@ -46,7 +46,10 @@ public final class LoraLinear extends Module implements LinearLayer {
         return child("lora_B", ModuleDict.class);
     }
 
-    void addAdapter(String name, Linear a, Linear b, float scale, float dropoutP) {
+    private final Map<String, String> biasMode = new LinkedHashMap<>();
+
+    void addAdapter(String name, Linear a, Linear b, float scale, float dropoutP, String bias) {
+        biasMode.put(name, bias);
         loraA().put(name, a);
         loraB().put(name, b);
         scaling.put(name, scale);
@@ -106,8 +109,14 @@ public final class LoraLinear extends Module implements LinearLayer {
         loraB().remove(name);
         scaling.remove(name);
         dropout.remove(name);
+        biasMode.remove(name);
         active.remove(name);
         merged.remove(name);
+    }
+
+    /** HF's {@code bias} setting of adapter {@code name}: none, all or lora_only. */
+    String biasMode(String name) {
+        return biasMode.get(name);
     }
 
     /** Whether any adapter is left in this layer. */

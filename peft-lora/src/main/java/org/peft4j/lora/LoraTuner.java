@@ -69,7 +69,7 @@ public final class LoraTuner implements Tuner {
             Linear b = new Linear(backend, cfg.initLoraWeights() == LoraConfig.InitLoraWeights.RANDOM
                     ? init.kaimingUniform(backend, out, r)
                     : backend.zeros(out, r), null);
-            lora.addAdapter(adapterName, a, b, scale, cfg.loraDropout());
+            lora.addAdapter(adapterName, a, b, scale, cfg.loraDropout(), cfg.bias());
             Parameter bias = lora.baseLayer().bias();
             if (bias != null && !cfg.bias().equals("none")) {
                 bias.setTrainable(true);
@@ -94,17 +94,29 @@ public final class LoraTuner implements Tuner {
         return fallback;
     }
 
+    /** LoRA's A and B per layer; with {@code bias} lora_only also the wrapped layers' biases, with all every bias. */
     @Override
     public Map<String, Parameter> adapterState(Module model, String adapterName) {
+        Map<String, LoraLinear> layers = layersWith(model, adapterName);
+        if (layers.isEmpty()) {
+            throw new PeftException("the model has no LoRA adapter '" + adapterName + "'");
+        }
         Map<String, Parameter> out = new LinkedHashMap<>();
-        model.namedModules().forEach((path, m) -> {
-            if (m instanceof LoraLinear lora && lora.loraA().contains(adapterName)) {
-                out.put(path + ".lora_A.weight", lora.loraA().child(adapterName, Linear.class).weight());
-                out.put(path + ".lora_B.weight", lora.loraB().child(adapterName, Linear.class).weight());
+        String bias = layers.values().iterator().next().biasMode(adapterName);
+        layers.forEach((path, lora) -> {
+            out.put(path + ".lora_A.weight", lora.loraA().child(adapterName, Linear.class).weight());
+            out.put(path + ".lora_B.weight", lora.loraB().child(adapterName, Linear.class).weight());
+            Parameter b = lora.baseLayer().bias();
+            if (bias.equals("lora_only") && b != null) {
+                out.put(path + ".base_layer.bias", b);
             }
         });
-        if (out.isEmpty()) {
-            throw new PeftException("the model has no LoRA adapter '" + adapterName + "'");
+        if (bias.equals("all")) {
+            model.namedParameters().forEach((name, p) -> {
+                if (name.equals("bias") || name.endsWith(".bias")) {
+                    out.put(name, p);
+                }
+            });
         }
         return out;
     }
