@@ -17,6 +17,7 @@ import org.peft4j.api.io.HostTensor;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Init;
 import org.peft4j.api.nn.Module;
+import org.peft4j.api.nn.RowAdapters;
 import org.peft4j.api.registry.PeftRegistry;
 import org.peft4j.api.tuner.TargetSelector;
 import org.peft4j.api.tuner.Tuner;
@@ -57,22 +58,33 @@ public final class PeftModel {
         return Collections.unmodifiableMap(adapters);
     }
 
-    /** Injects a new adapter called {@code name} as its config says; its parameters are trainable. */
+    /**
+     * Injects a new adapter called {@code name} as its config says; its parameters are trainable.
+     * As in HF PEFT, the first adapter becomes active and later ones are added inactive until
+     * {@link #setAdapter} selects them.
+     */
     public void addAdapter(String name, PeftConfig config) {
-        if (name == null || name.isEmpty() || name.contains(".")) {
-            throw new PeftException("adapter name must be non-empty and without '.', got '" + name + "'");
+        if (name == null || name.isEmpty() || name.contains(".") || name.equals(RowAdapters.BASE)) {
+            throw new PeftException("adapter name must be non-empty, without '.' and not " + RowAdapters.BASE
+                    + ", got '" + name + "'");
         }
         if (adapters.containsKey(name)) {
             throw new PeftException("adapter '" + name + "' already exists; adapters: " + adapters.keySet());
         }
         Tuner tuner = registry.tuner(config.peftType());
+        for (String path : config.modulesToSave()) {
+            model.find(path); // a missing module fails here, before anything is injected
+        }
         tuner.inject(model, config, name, context);
         for (String path : config.modulesToSave()) {
-            Module m = model.find(path);
-            m.setTrainable(true);
+            model.find(path).setTrainable(true);
         }
         adapters.put(name, config);
-        active.add(name);
+        if (active.isEmpty()) {
+            active.add(name);
+        } else {
+            tuner.setActive(model, name, false);
+        }
     }
 
     /** The tuner for adapter {@code name}. */
@@ -178,16 +190,43 @@ public final class PeftModel {
     }
 
     /**
-     * Makes {@code name} the only active adapter (HF's {@code set_adapter}); the others keep
-     * their weights but stop affecting the output.
+     * Makes {@code names} the active adapters (HF's {@code set_adapter}); the others keep their
+     * weights but stop affecting the output. Several adapters at once add up (LoRA).
      */
-    public void setAdapter(String name) {
-        config(name);
+    public void setAdapter(String... names) {
+        Set<String> chosen = new LinkedHashSet<>(Arrays.asList(names));
+        chosen.forEach(this::config);
         for (String other : adapters.keySet()) {
-            tuner(other).setActive(model, other, other.equals(name));
+            tuner(other).setActive(model, other, chosen.contains(other));
         }
         active.clear();
-        active.add(name);
+        adapters.keySet().stream().filter(chosen::contains).forEach(active::add);
+    }
+
+    /**
+     * Runs {@code forward} with each row of the batch going through its own adapter (HF's
+     * {@code adapter_names}): {@code rowAdapters.get(i)} names row {@code i}'s adapter, or
+     * {@link RowAdapters#BASE} for none. The result equals running each row alone with only its
+     * adapter active. Adapters must be unmerged, of a method that supports mixed batches.
+     */
+    public <T> T withRowAdapters(List<String> rowAdapters, java.util.function.Supplier<T> forward) {
+        for (String name : new LinkedHashSet<>(rowAdapters)) {
+            if (name.equals(RowAdapters.BASE)) {
+                continue;
+            }
+            if (!adapters.containsKey(name)) {
+                throw new PeftException("row adapter '" + name + "' does not exist; adapters: " + adapters.keySet()
+                        + " or " + RowAdapters.BASE);
+            }
+            if (!tuner(name).supportsMixedBatches()) {
+                throw new PeftException("adapter '" + name + "' (" + config(name).peftType()
+                        + ") cannot be mixed row by row in one batch");
+            }
+            if (merged.contains(name)) {
+                throw new PeftException("adapter '" + name + "' is merged; unmerge it before a mixed-adapter batch");
+            }
+        }
+        return RowAdapters.with(rowAdapters, forward);
     }
 
     /** The names of the adapters that currently affect the output, in the order added. */

@@ -13,6 +13,7 @@ import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
+import org.peft4j.api.nn.RowAdapters;
 
 /**
  * A linear layer with LoRA adapters beside it, laid out as HF PEFT's {@code lora.Linear}:
@@ -132,16 +133,24 @@ public final class LoraLinear extends Module implements LinearLayer {
     @Override
     public Tensor forward(Tensor x) {
         Tensor y = baseLayer().forward(x);
+        RowAdapters rows = RowAdapters.current();
+        if (rows != null) {
+            return rows.apply(y, x, (name, sub) -> scaling.containsKey(name) ? delta(name, sub) : null);
+        }
         for (String name : active) {
-            if (merged.contains(name)) {
-                continue;
+            if (!merged.contains(name)) {
+                y = y.add(delta(name, x));
             }
-            Tensor h = Functional.dropout(x, dropout.get(name), isTraining());
-            Tensor down = loraA().child(name, Linear.class).forward(h);
-            Tensor up = loraB().child(name, Linear.class).forward(down);
-            y = y.add(up.mul(scaling.get(name)));
         }
         return y;
+    }
+
+    /** What adapter {@code name} adds to the base output for input {@code x}. */
+    private Tensor delta(String name, Tensor x) {
+        Tensor h = Functional.dropout(x, dropout.get(name), isTraining());
+        Tensor down = loraA().child(name, Linear.class).forward(h);
+        Tensor up = loraB().child(name, Linear.class).forward(down);
+        return up.mul(scaling.get(name));
     }
 
     @Override

@@ -151,6 +151,11 @@ public final class LoraTuner implements Tuner {
     }
 
     @Override
+    public boolean supportsMixedBatches() {
+        return true;
+    }
+
+    @Override
     public boolean canMerge() {
         return true;
     }
