@@ -63,6 +63,10 @@ public final class WeightedAdapters {
             if (!(c instanceof LoraConfig lc)) {
                 throw new PeftException("adapter '" + a + "' is " + c.peftType() + "; only LoRA adapters can be combined");
             }
+            if (lc.useDora()) {
+                throw new PeftException("adapter '" + a + "' uses DoRA; weighted combinations of DoRA adapters are not "
+                        + "defined (HF PEFT computes them wrongly, its issue #3761)");
+            }
             if (!lc.rankPattern().isEmpty()) {
                 throw new PeftException("adapter '" + a + "' has a rank_pattern; combining needs one rank per adapter");
             }
