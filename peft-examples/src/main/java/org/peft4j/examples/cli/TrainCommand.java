@@ -14,6 +14,7 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.io.AdapterFiles;
+import org.peft4j.api.train.Checkpoints;
 import org.peft4j.api.train.LrSchedule;
 import org.peft4j.api.train.Trainer;
 import org.peft4j.api.train.TrainingOptions;
@@ -99,6 +100,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42")
     long seed;
 
+    @Option(names = "--checkpoint-every", defaultValue = "0",
+            description = "Save a checkpoint to OUT/checkpoints every N steps and resume from the newest one there (0: off)")
+    int checkpointEvery;
+
     @Option(names = "--set", description = "Override a method config key (HF name), e.g. --set r=16 --set target_modules=[\"query\",\"key\"]")
     Map<String, String> overrides = new LinkedHashMap<>();
 
@@ -106,8 +111,9 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
-        if (batchSize <= 0 || maxLength < 8 || epochs <= 0) {
-            throw new PeftCli.UsageException("--batch-size and --epochs must be positive and --max-length at least 8");
+        if (batchSize <= 0 || maxLength < 8 || epochs <= 0 || checkpointEvery < 0) {
+            throw new PeftCli.UsageException("--batch-size and --epochs must be positive, --checkpoint-every >= 0 and "
+                    + "--max-length at least 8");
         }
         boolean full = method.equalsIgnoreCase(FULL);
         PeftConfig config = full ? null : MethodConfigs.build(method, overrides);
@@ -146,7 +152,8 @@ final class TrainCommand implements Callable<Integer> {
             progress.line("peft: " + count);
             TextClassifier classifier = new TextClassifier(net, tokenizer, maxLength);
 
-            Trainer<List<Example>> trainer = new Trainer<>(net, options);
+            Trainer<List<Example>> trainer = new Trainer<>(net, options,
+                    checkpointEvery > 0 ? Checkpoints.every(out0.resolve("checkpoints"), checkpointEvery) : null);
             TextDataset data = trainData;
             Trainer.Result result = trainer.train(epoch -> data.lengthBucketedBatches(batchSize, seed + epoch),
                     classifier::loss, List::size, progress::step);
