@@ -46,7 +46,7 @@ public final class WeightMap {
     /** The tensor called {@code name}, which must have {@code shape}. */
     public Tensor take(String name, long... shape) {
         if (weights == null) {
-            boolean norm = name.endsWith("LayerNorm.weight");
+            boolean norm = name.toLowerCase(java.util.Locale.ROOT).endsWith("norm.weight");
             boolean bias = name.endsWith(".bias");
             return norm ? backend.full(1f, shape) : bias ? backend.zeros(shape) : random.normal(backend, 0f, 0.02f, shape);
         }
