@@ -112,6 +112,16 @@ class CliTest {
     }
 
     @Test
+    void generateContinuesALlamaFolderGreedily(@TempDir Path tmp) {
+        Path model = org.peft4j.testkit.TinyLlama.write(tmp.resolve("llama"), org.peft4j.testkit.TinyLlama.weights(4));
+        String[] g = run("generate", "--model", model.toString(), "--ids", "1,7,23", "--max-new-tokens", "5");
+        assertThat(g[0]).as(g[2]).isEqualTo("0");
+        String last = g[1].strip().lines().reduce((a, b) -> b).orElseThrow();
+        assertThat(last).matches("\\[\\d+(,\\d+){4}\\]");
+        assertThat(run("generate", "--model", model.toString(), "--prompt", "hi")[2]).contains("tokenizer.json");
+    }
+
+    @Test
     void missingFilesAndUnknownNamesAreOneLineWithExitCode2(@TempDir Path tmp) {
         for (String[] args : List.of(
                 new String[] {"train", "--train", tmp.resolve("nope.tsv").toString()},
