@@ -1,0 +1,73 @@
+package org.peft4j.examples;
+
+import java.util.Map;
+import org.peft4j.api.PeftModel;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.Gradients;
+import org.peft4j.api.backend.Scope;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.nn.Functional;
+import org.peft4j.api.optim.AdamW;
+import org.peft4j.models.WeightMap;
+import org.peft4j.models.bert.BertConfig;
+import org.peft4j.models.bert.BertForSequenceClassification;
+import org.peft4j.models.bert.BertModel;
+
+/** A small random BERT classifier and a fixed batch, for method tests that must run fast on both backends. */
+final class TinyBert {
+    /** 2 layers, hidden 16, 4 heads, intermediate 32. */
+    static final BertConfig CONFIG = new BertConfig(50, 16, 2, 4, 32, "gelu", 40, 2, 1e-12, 0.1, 0.1);
+    static final long HIDDEN = 16;
+    static final long INTERMEDIATE = 32;
+    static final int LAYERS = 2;
+    /** The classification head: 16 x 2 weight and 2 biases. */
+    static final long HEAD = HIDDEN * 2 + 2;
+    static final long[] IDS = {1, 7, 9, 2, 0, 1, 4, 4, 12, 2, 1, 30, 31, 8, 2, 1, 5, 6, 2, 0};
+    static final float[] MASK = {1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+    static final long[] LABELS = {1, 0, 1, 0};
+
+    private TinyBert() {
+    }
+
+    static BertForSequenceClassification model(Backend b) {
+        return new BertForSequenceClassification(new BertModel(WeightMap.random(b, 3), CONFIG), 2, 1);
+    }
+
+    /** Logits (4, 2) for the fixed batch. */
+    static Tensor logits(PeftModel m) {
+        Backend b = m.model().backend();
+        return ((BertForSequenceClassification) m.model()).forward(b.fromLongs(IDS, 4, 5), b.fromFloats(MASK, 4, 5),
+                null);
+    }
+
+    static float[] out(PeftModel m) {
+        try (Scope s = m.model().backend().scope()) {
+            return logits(m).toFloatArray();
+        }
+    }
+
+    /** Trains the trainable parameters on the fixed batch; returns the first and last loss. */
+    static float[] train(PeftModel m, int steps, float lr) {
+        Backend b = m.model().backend();
+        AdamW opt = new AdamW(m.trainableParameters(), new AdamW.Options(0.9f, 0.999f, 1e-8f, 0f));
+        float first = 0;
+        float last = 0;
+        for (int step = 0; step < steps; step++) {
+            try (Scope s = b.scope()) {
+                Gradients g = b.gradients(opt.parameters(), () -> Functional.crossEntropy(logits(m), LABELS));
+                first = step == 0 ? g.loss() : first;
+                last = g.loss();
+                opt.step(g, lr);
+            }
+        }
+        opt.release();
+        return new float[] {first, last};
+    }
+
+    /** Every parameter's values by path. */
+    static Map<String, float[]> snapshot(PeftModel m) {
+        Map<String, float[]> out = new java.util.HashMap<>();
+        m.model().namedParameters().forEach((n, p) -> out.put(n, p.value().toFloatArray()));
+        return out;
+    }
+}
