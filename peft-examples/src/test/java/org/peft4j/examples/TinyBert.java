@@ -12,6 +12,7 @@ import org.peft4j.models.WeightMap;
 import org.peft4j.models.bert.BertConfig;
 import org.peft4j.models.bert.BertForSequenceClassification;
 import org.peft4j.models.bert.BertModel;
+import org.peft4j.testkit.Reference;
 
 /** A small random BERT classifier and a fixed batch, for method tests that must run fast on both backends. */
 final class TinyBert {
@@ -29,8 +30,21 @@ final class TinyBert {
     private TinyBert() {
     }
 
+    /** The model; linear biases are random too (WeightMap.random leaves them zero), so bias handling is tested. */
     static BertForSequenceClassification model(Backend b) {
-        return new BertForSequenceClassification(new BertModel(WeightMap.random(b, 3), CONFIG), 2, 1);
+        BertForSequenceClassification m =
+                new BertForSequenceClassification(new BertModel(WeightMap.random(b, 3), CONFIG), 2, 1);
+        int[] seed = {11};
+        m.namedParameters().forEach((n, p) -> {
+            if (n.endsWith(".bias") && !n.contains("LayerNorm")) {
+                float[] v = Reference.randoms((int) p.numel(), seed[0]++);
+                for (int i = 0; i < v.length; i++) {
+                    v[i] *= 0.1f;
+                }
+                p.set(b.fromFloats(v, p.value().shape()));
+            }
+        });
+        return m;
     }
 
     /** Logits (4, 2) for the fixed batch. */
