@@ -80,22 +80,28 @@ public final class BottleneckTuner implements Tuner {
                     + cfg.mhAdapter() + ", output_adapter=" + cfg.outputAdapter() + ", leave_out=" + cfg.leaveOut()
                     + "); insertion points of the model: " + hooks);
         }
+        // check every target before changing the model, so a config that does not fit leaves it as it was
+        Map<String, LinearLayer> sizes = new LinkedHashMap<>();
+        for (String path : targets) {
+            Module current = model.find(path);
+            if (!(current instanceof BottleneckLayer) && current.getClass() != InsertionPoint.class) {
+                throw new PeftException("insertion point '" + path + "' is already taken by a "
+                        + current.getClass().getSimpleName() + "; delete that adapter first");
+            }
+            sizes.put(path, linearBeside(model, path));
+        }
         Backend backend = context.backend();
         for (String path : targets) {
-            LinearLayer beside = linearBeside(model, path);
+            LinearLayer beside = sizes.get(path);
             long d = beside.outFeatures();
             long in = cfg.isParallel() ? beside.inFeatures() : d;
             int m = cfg.bottleneckSize(d);
-            Module current = model.find(path);
             BottleneckLayer layer;
-            if (current instanceof BottleneckLayer existing) {
+            if (model.find(path) instanceof BottleneckLayer existing) {
                 layer = existing;
-            } else if (current.getClass() == InsertionPoint.class) {
+            } else {
                 layer = new BottleneckLayer(backend);
                 model.replace(path, layer);
-            } else {
-                throw new PeftException("insertion point '" + path + "' is already taken by a "
-                        + current.getClass().getSimpleName() + "; delete that adapter first");
             }
             // down: PyTorch's Linear init (kaiming-uniform weight); up: zero, so the adapter starts as a no-op
             Linear down = Linear.init(backend, in, m, true, context.init());

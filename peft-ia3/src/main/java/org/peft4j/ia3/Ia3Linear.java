@@ -110,8 +110,19 @@ public final class Ia3Linear extends Module implements LinearLayer {
         if (merged.contains(name)) {
             return;
         }
+        checkMergeable(name);
         scaleBase(vector(name).value(), false);
         merged.add(name);
+    }
+
+    /** Fails when the vector has an entry so close to zero that unmerge could not divide it out again. */
+    void checkMergeable(String name) {
+        for (float v : vector(name).value().toFloatArray()) {
+            if (Math.abs(v) < 1e-6f) {
+                throw new PeftException("cannot merge IA3 adapter '" + name + "': its vector has an entry of " + v
+                        + ", too close to zero for unmerge to restore the base weight; run it unmerged");
+            }
+        }
     }
 
     /** Divides the vector back out of the base weight (and bias). */

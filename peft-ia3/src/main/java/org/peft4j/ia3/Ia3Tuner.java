@@ -120,6 +120,12 @@ public final class Ia3Tuner implements Tuner {
 
     @Override
     public void merge(Module model, String adapterName) {
+        // every layer is checked first, so a refused merge leaves all weights as they were
+        layersWith(model, adapterName).values().forEach(l -> {
+            if (!l.isMerged(adapterName)) {
+                l.checkMergeable(adapterName);
+            }
+        });
         forEachLayer(model, adapterName, "merge", l -> l.merge(adapterName));
     }
 
