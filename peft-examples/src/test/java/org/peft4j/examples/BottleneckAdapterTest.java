@@ -78,6 +78,7 @@ class BottleneckAdapterTest {
     @Test
     void leaveOutSkipsTheListedLayers() {
         try (Backend b = Peft.backend("djl")) {
+            assertThat(Peft.registry().tuner("BOTTLENECK").configClass()).isEqualTo(BottleneckConfig.class);
             PeftModel m = peft(b, BottleneckConfig.builder("houlsby").bottleneckSize(M).leaveOut(0).build());
             assertThat(m.model().find(FFN).getClass()).isEqualTo(InsertionPoint.class);
             assertThat(m.model().find(ATT).getClass()).isEqualTo(InsertionPoint.class);

@@ -167,6 +167,22 @@ class Ia3Test {
             assertThat(m.parameterCount().total()).isEqualTo(total);
             assertThatThrownBy(() -> m.addAdapter("c", Ia3Config.builder().targetModules("kee").build()))
                     .isInstanceOf(PeftException.class).hasMessageContaining("'kee'").hasMessageContaining("key");
+
+            // a zero scale cannot be divided out again: merging is refused and no weight changes
+            assertThat(Peft.registry().tuner("ia3")).isInstanceOf(org.peft4j.ia3.Ia3Tuner.class);
+            m.addAdapter("z", Ia3Config.builder().targetModules("key", "value").build());
+            Map<String, float[]> before = TinyBert.snapshot(m);
+            var last = m.adapterState("z").get("base_model.model.bert.encoder.layer.1.attention.self.value.ia3_l");
+            float[] v = last.value().toFloatArray();
+            v[3] = 0f;
+            last.set(b.fromFloats(v, last.value().shape()));
+            assertThatThrownBy(() -> m.merge("z")).isInstanceOf(PeftException.class).hasMessageContaining("'z'")
+                    .hasMessageContaining("0.0");
+            m.model().namedParameters().forEach((n, p) -> {
+                if (n.contains("base_layer")) {
+                    assertThat(p.value().toFloatArray()).as(n).containsExactly(before.get(n));
+                }
+            });
         }
     }
 }
