@@ -17,6 +17,7 @@ import org.peft4j.api.io.HostTensor;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Init;
 import org.peft4j.api.nn.Module;
+import org.peft4j.api.nn.RowAdapters;
 import org.peft4j.api.registry.PeftRegistry;
 import org.peft4j.api.tuner.TargetSelector;
 import org.peft4j.api.tuner.Tuner;
@@ -25,7 +26,12 @@ import org.peft4j.api.tuner.TunerContext;
 /**
  * A base model with PEFT adapters injected, HF PEFT's {@code PeftModel}: the base weights are
  * frozen, each adapter is injected by the tuner its config's {@code peft_type} names, and only
- * adapter parameters (plus {@code modules_to_save}) train. Not thread-safe.
+ * adapter parameters (plus {@code modules_to_save}) train.
+ *
+ * <p>Serving threads run forward passes inside {@link #infer} (or {@link #withRowAdapters}); the
+ * operations that change adapters (add, load, set, delete, merge, disable) wait for running
+ * passes and block new ones, so every pass sees one consistent adapter state. Training is
+ * single-threaded.
  */
 public final class PeftModel {
     private final Module model;
@@ -34,6 +40,9 @@ public final class PeftModel {
     private final Map<String, PeftConfig> adapters = new LinkedHashMap<>();
     private final Set<String> active = new LinkedHashSet<>();
     private final Set<String> merged = new LinkedHashSet<>();
+    /** Forward passes share it; anything that changes the adapters takes it alone. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock lock =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
 
     /**
      * Wraps {@code model}, freezing all its current parameters.
@@ -54,25 +63,41 @@ public final class PeftModel {
 
     /** Adapter configs by name, in the order added; unmodifiable. */
     public Map<String, PeftConfig> adapters() {
-        return Collections.unmodifiableMap(adapters);
+        return infer(() -> Collections.unmodifiableMap(new LinkedHashMap<>(adapters)));
     }
 
-    /** Injects a new adapter called {@code name} as its config says; its parameters are trainable. */
+    /**
+     * Injects a new adapter called {@code name} as its config says; its parameters are trainable.
+     * As in HF PEFT, the first adapter becomes active and later ones are added inactive until
+     * {@link #setAdapter} selects them.
+     */
     public void addAdapter(String name, PeftConfig config) {
-        if (name == null || name.isEmpty() || name.contains(".")) {
-            throw new PeftException("adapter name must be non-empty and without '.', got '" + name + "'");
+        lock.writeLock().lock();
+        try {
+            if (name == null || name.isEmpty() || name.contains(".") || name.equals(RowAdapters.BASE)) {
+                throw new PeftException("adapter name must be non-empty, without '.' and not " + RowAdapters.BASE
+                        + ", got '" + name + "'");
+            }
+            if (adapters.containsKey(name)) {
+                throw new PeftException("adapter '" + name + "' already exists; adapters: " + adapters.keySet());
+            }
+            Tuner tuner = registry.tuner(config.peftType());
+            for (String path : config.modulesToSave()) {
+                model.find(path); // a missing module fails here, before anything is injected
+            }
+            tuner.inject(model, config, name, context);
+            for (String path : config.modulesToSave()) {
+                model.find(path).setTrainable(true);
+            }
+            adapters.put(name, config);
+            if (active.isEmpty()) {
+                active.add(name);
+            } else {
+                tuner.setActive(model, name, false);
+            }
+        } finally {
+            lock.writeLock().unlock();
         }
-        if (adapters.containsKey(name)) {
-            throw new PeftException("adapter '" + name + "' already exists; adapters: " + adapters.keySet());
-        }
-        Tuner tuner = registry.tuner(config.peftType());
-        tuner.inject(model, config, name, context);
-        for (String path : config.modulesToSave()) {
-            Module m = model.find(path);
-            m.setTrainable(true);
-        }
-        adapters.put(name, config);
-        active.add(name);
     }
 
     /** The tuner for adapter {@code name}. */
@@ -129,9 +154,14 @@ public final class PeftModel {
      * for {@code default}, else in {@code root/name}. The write is atomic.
      */
     public void save(Path root, String name) {
-        Map<String, HostTensor> tensors = new LinkedHashMap<>();
-        savedState(name).forEach((k, t) -> tensors.put(k, HostTensor.of(t)));
-        AdapterFiles.save(AdapterFiles.adapterDir(root, name), config(name), tensors);
+        lock.readLock().lock();
+        try {
+            Map<String, HostTensor> tensors = new LinkedHashMap<>();
+            savedState(name).forEach((k, t) -> tensors.put(k, HostTensor.of(t)));
+            AdapterFiles.save(AdapterFiles.adapterDir(root, name), config(name), tensors);
+        } finally {
+            lock.readLock().unlock();
+        }
     }
 
     /** Loads the adapter folder {@code dir} as adapter {@code name} (see {@link #loadAdapter(String, AdapterFiles.Loaded)}). */
@@ -145,54 +175,109 @@ public final class PeftModel {
      * injected, so a file that does not fit leaves the model unchanged.
      */
     public void loadAdapter(String name, AdapterFiles.Loaded loaded) {
-        addAdapter(name, loaded.config());
+        lock.writeLock().lock();
         try {
-            Map<String, Tensor> expected = savedState(name);
-            Set<String> missing = new TreeSet<>(expected.keySet());
-            missing.removeAll(loaded.tensors().keySet());
-            Set<String> unexpected = new TreeSet<>(loaded.tensors().keySet());
-            unexpected.removeAll(expected.keySet());
-            if (!missing.isEmpty() || !unexpected.isEmpty()) {
-                throw new PeftException("adapter file does not fit the model: missing " + missing + ", unexpected "
-                        + unexpected);
-            }
-            expected.forEach((key, t) -> {
-                long[] want = t.shape();
-                long[] got = loaded.tensors().get(key).shape();
-                if (!Arrays.equals(want, got)) {
-                    throw new PeftException("adapter tensor " + key + " has shape " + Arrays.toString(got)
-                            + ", the model needs " + Arrays.toString(want));
+            addAdapter(name, loaded.config());
+            try {
+                Map<String, Tensor> expected = savedState(name);
+                Set<String> missing = new TreeSet<>(expected.keySet());
+                missing.removeAll(loaded.tensors().keySet());
+                Set<String> unexpected = new TreeSet<>(loaded.tensors().keySet());
+                unexpected.removeAll(expected.keySet());
+                if (!missing.isEmpty() || !unexpected.isEmpty()) {
+                    throw new PeftException("adapter file does not fit the model: missing " + missing + ", unexpected "
+                            + unexpected);
                 }
-            });
-        } catch (PeftException e) {
-            deleteAdapter(name);
-            throw e;
+                expected.forEach((key, t) -> {
+                    long[] want = t.shape();
+                    long[] got = loaded.tensors().get(key).shape();
+                    if (!Arrays.equals(want, got)) {
+                        throw new PeftException("adapter tensor " + key + " has shape " + Arrays.toString(got)
+                                + ", the model needs " + Arrays.toString(want));
+                    }
+                });
+            } catch (PeftException e) {
+                deleteAdapter(name);
+                throw e;
+            }
+            Tuner tuner = tuner(name);
+            Backend backend = model.backend();
+            Map<String, Tensor> own = new LinkedHashMap<>();
+            tuner.savedState(model, name).keySet()
+                    .forEach(k -> own.put(k, loaded.tensors().get(stateKey(tuner, k)).to(backend)));
+            tuner.loadState(model, name, own);
+            modulesToSaveState(tuner, name).forEach((k, p) -> p.set(loaded.tensors().get(k).to(backend)));
+        } finally {
+            lock.writeLock().unlock();
         }
-        Tuner tuner = tuner(name);
-        Backend backend = model.backend();
-        Map<String, Tensor> own = new LinkedHashMap<>();
-        tuner.savedState(model, name).keySet()
-                .forEach(k -> own.put(k, loaded.tensors().get(stateKey(tuner, k)).to(backend)));
-        tuner.loadState(model, name, own);
-        modulesToSaveState(tuner, name).forEach((k, p) -> p.set(loaded.tensors().get(k).to(backend)));
     }
 
     /**
-     * Makes {@code name} the only active adapter (HF's {@code set_adapter}); the others keep
-     * their weights but stop affecting the output.
+     * Makes {@code names} the active adapters (HF's {@code set_adapter}); the others keep their
+     * weights but stop affecting the output. Several adapters at once add up (LoRA).
      */
-    public void setAdapter(String name) {
-        config(name);
-        for (String other : adapters.keySet()) {
-            tuner(other).setActive(model, other, other.equals(name));
+    public void setAdapter(String... names) {
+        lock.writeLock().lock();
+        try {
+            Set<String> chosen = new LinkedHashSet<>(Arrays.asList(names));
+            chosen.forEach(this::config);
+            for (String other : adapters.keySet()) {
+                tuner(other).setActive(model, other, chosen.contains(other));
+            }
+            active.clear();
+            adapters.keySet().stream().filter(chosen::contains).forEach(active::add);
+        } finally {
+            lock.writeLock().unlock();
         }
-        active.clear();
-        active.add(name);
+    }
+
+    /**
+     * Runs a forward pass (or any read of the model) while no adapter operation can run, so it
+     * sees one consistent adapter state; many threads may infer at once.
+     */
+    public <T> T infer(java.util.function.Supplier<T> forward) {
+        lock.readLock().lock();
+        try {
+            return forward.get();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Runs {@code forward} with each row of the batch going through its own adapter (HF's
+     * {@code adapter_names}): {@code rowAdapters.get(i)} names row {@code i}'s adapter, or
+     * {@link RowAdapters#BASE} for none. The result equals running each row alone with only its
+     * adapter active. Adapters must be unmerged, of a method that supports mixed batches.
+     */
+    public <T> T withRowAdapters(List<String> rowAdapters, java.util.function.Supplier<T> forward) {
+        lock.readLock().lock();
+        try {
+            for (String name : new LinkedHashSet<>(rowAdapters)) {
+                if (name.equals(RowAdapters.BASE)) {
+                    continue;
+                }
+                if (!adapters.containsKey(name)) {
+                    throw new PeftException("row adapter '" + name + "' does not exist; adapters: " + adapters.keySet()
+                            + " or " + RowAdapters.BASE);
+                }
+                if (!tuner(name).supportsMixedBatches()) {
+                    throw new PeftException("adapter '" + name + "' (" + config(name).peftType()
+                            + ") cannot be mixed row by row in one batch");
+                }
+                if (merged.contains(name)) {
+                    throw new PeftException("adapter '" + name + "' is merged; unmerge it before a mixed-adapter batch");
+                }
+            }
+            return RowAdapters.with(rowAdapters, forward);
+        } finally {
+            lock.readLock().unlock();
+        }
     }
 
     /** The names of the adapters that currently affect the output, in the order added. */
     public Set<String> activeAdapters() {
-        return Collections.unmodifiableSet(active);
+        return infer(() -> Collections.unmodifiableSet(new LinkedHashSet<>(active)));
     }
 
     /**
@@ -200,20 +285,25 @@ public final class PeftModel {
      * {@code modules_to_save} it made trainable are frozen again unless another adapter lists them.
      */
     public void deleteAdapter(String name) {
-        PeftConfig removed = config(name);
-        if (merged.contains(name)) {
-            unmerge(name);
-        }
-        tuner(name).delete(model, name);
-        adapters.remove(name);
-        active.remove(name);
-        merged.remove(name);
-        Set<String> stillSaved = new java.util.HashSet<>();
-        adapters.values().forEach(c -> stillSaved.addAll(c.modulesToSave()));
-        for (String path : removed.modulesToSave()) {
-            if (!stillSaved.contains(path)) {
-                model.find(path).setTrainable(false);
+        lock.writeLock().lock();
+        try {
+            PeftConfig removed = config(name);
+            if (merged.contains(name)) {
+                unmerge(name);
             }
+            tuner(name).delete(model, name);
+            adapters.remove(name);
+            active.remove(name);
+            merged.remove(name);
+            Set<String> stillSaved = new java.util.HashSet<>();
+            adapters.values().forEach(c -> stillSaved.addAll(c.modulesToSave()));
+            for (String path : removed.modulesToSave()) {
+                if (!stillSaved.contains(path)) {
+                    model.find(path).setTrainable(false);
+                }
+            }
+        } finally {
+            lock.writeLock().unlock();
         }
     }
 
@@ -224,24 +314,36 @@ public final class PeftModel {
      * Merged adapters are unmerged for the duration and merged again on close.
      */
     public AdapterSwitch disableAdapter() {
-        Set<String> wasActive = new LinkedHashSet<>(active);
-        Set<String> wasMerged = new LinkedHashSet<>(merged);
-        wasMerged.forEach(this::unmerge);
-        for (String name : wasActive) {
-            tuner(name).setActive(model, name, false);
+        Set<String> wasActive;
+        Set<String> wasMerged;
+        lock.writeLock().lock();
+        try {
+            wasActive = new LinkedHashSet<>(active);
+            wasMerged = new LinkedHashSet<>(merged);
+            wasMerged.forEach(this::unmerge);
+            for (String name : wasActive) {
+                tuner(name).setActive(model, name, false);
+            }
+            active.clear();
+        } finally {
+            lock.writeLock().unlock();
         }
-        active.clear();
         boolean[] closed = {false};
         return () -> {
-            if (closed[0]) {
-                return;
+            lock.writeLock().lock();
+            try {
+                if (closed[0]) {
+                    return;
+                }
+                closed[0] = true;
+                for (String name : wasActive) {
+                    tuner(name).setActive(model, name, true);
+                }
+                active.addAll(wasActive);
+                wasMerged.forEach(this::merge);
+            } finally {
+                lock.writeLock().unlock();
             }
-            closed[0] = true;
-            for (String name : wasActive) {
-                tuner(name).setActive(model, name, true);
-            }
-            active.addAll(wasActive);
-            wasMerged.forEach(this::merge);
         };
     }
 
@@ -271,14 +373,24 @@ public final class PeftModel {
 
     /** Folds adapter {@code name} into the base weights (where the method allows it). */
     public void merge(String name) {
-        tuner(name).merge(model, name);
-        merged.add(name);
+        lock.writeLock().lock();
+        try {
+            tuner(name).merge(model, name);
+            merged.add(name);
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /** Undoes {@link #merge}. */
     public void unmerge(String name) {
-        tuner(name).unmerge(model, name);
-        merged.remove(name);
+        lock.writeLock().lock();
+        try {
+            tuner(name).unmerge(model, name);
+            merged.remove(name);
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /**
@@ -288,24 +400,29 @@ public final class PeftModel {
      * adapter's method cannot merge.
      */
     public Module mergeAndUnload() {
-        for (String name : active) {
-            if (!tuner(name).canMerge()) {
-                throw new PeftException("adapter '" + name + "' (" + config(name).peftType()
-                        + ") cannot be merged into the base weights; only mergeable methods support mergeAndUnload");
+        lock.writeLock().lock();
+        try {
+            for (String name : active) {
+                if (!tuner(name).canMerge()) {
+                    throw new PeftException("adapter '" + name + "' (" + config(name).peftType()
+                            + ") cannot be merged into the base weights; only mergeable methods support mergeAndUnload");
+                }
             }
-        }
-        for (String name : List.copyOf(active)) {
-            if (!merged.contains(name)) {
-                merge(name);
+            for (String name : List.copyOf(active)) {
+                if (!merged.contains(name)) {
+                    merge(name);
+                }
             }
+            for (String name : List.copyOf(adapters.keySet())) {
+                tuner(name).delete(model, name);
+                adapters.remove(name);
+            }
+            active.clear();
+            merged.clear();
+            return model;
+        } finally {
+            lock.writeLock().unlock();
         }
-        for (String name : List.copyOf(adapters.keySet())) {
-            tuner(name).delete(model, name);
-            adapters.remove(name);
-        }
-        active.clear();
-        merged.clear();
-        return model;
     }
 
     /**

@@ -88,4 +88,24 @@ class AdapterFilesTest {
                     .isInstanceOf(PeftException.class).hasMessageContaining("adapter_config.json");
         }
     }
+
+    @Test
+    void biasesTrainAndAreSavedAsTheBiasSettingSays() {
+        try (Backend b = Peft.backend("djl")) {
+            PeftModel only = new PeftModel(new TinyMlp(b, 8, 16, 2, 1), Peft.registry(), 1);
+            only.addAdapter("default", LoraConfig.builder().r(2).targetModules("fc1").bias("lora_only").build());
+            assertThat(only.model().trainableParameters()).containsOnlyKeys("fc1.base_layer.bias",
+                    "fc1.lora_A.default.weight", "fc1.lora_B.default.weight");
+            assertThat(only.adapterState("default")).containsOnlyKeys("base_model.model.fc1.base_layer.bias",
+                    "base_model.model.fc1.lora_A.weight", "base_model.model.fc1.lora_B.weight");
+
+            PeftModel all = new PeftModel(new TinyMlp(b, 8, 16, 2, 1), Peft.registry(), 1);
+            all.addAdapter("default", LoraConfig.builder().r(2).targetModules("fc1").bias("all").build());
+            assertThat(all.adapterState("default")).containsOnlyKeys("base_model.model.fc1.base_layer.bias",
+                    "base_model.model.fc2.bias", "base_model.model.classifier.bias",
+                    "base_model.model.fc1.lora_A.weight", "base_model.model.fc1.lora_B.weight");
+            assertThat(all.model().trainableParameters().keySet()).containsExactlyInAnyOrder("fc1.base_layer.bias",
+                    "fc2.bias", "classifier.bias", "fc1.lora_A.default.weight", "fc1.lora_B.default.weight");
+        }
+    }
 }

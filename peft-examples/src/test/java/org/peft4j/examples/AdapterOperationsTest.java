@@ -3,6 +3,7 @@ package org.peft4j.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -13,11 +14,13 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Linear;
+import org.peft4j.api.nn.RowAdapters;
 import org.peft4j.lora.LoraConfig;
+import org.peft4j.lora.WeightedAdapters;
 import org.peft4j.testkit.Reference;
 import org.peft4j.testkit.TinyMlp;
 
-/** HF PEFT's model operations on LoRA adapters: set, delete, disable, merge and unload. */
+/** HF PEFT's model operations on LoRA adapters: set, delete, disable, merge and unload, mixed batches, weighted combinations. */
 class AdapterOperationsTest {
     private static final int IN = 8;
 
@@ -127,5 +130,99 @@ class AdapterOperationsTest {
             float[] after = m.model().namedParameters().get("fc1.base_layer.weight").value().toFloatArray();
             assertThat(Reference.maxAbsDiff(after, before)).isLessThan(1e-6f);
         }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void aMixedAdapterBatchEqualsRunningEachRowWithItsOwnAdapter(String name) {
+        try (Backend b = Peft.backend(name); Scope s = b.scope()) {
+            int rows = 5;
+            float[] xs = Reference.randoms(rows * IN, 8);
+            PeftModel m = new PeftModel(new TinyMlp(b, IN, 16, 2, 1), Peft.registry(), 3);
+            m.addAdapter("a", random(4, "fc1", "fc2"));
+            m.addAdapter("b", random(2, "fc2"));
+            List<String> route = List.of("b", RowAdapters.BASE, "a", "b", "a");
+            float[] mixed = m.withRowAdapters(route, () -> out(m, b.fromFloats(xs, rows, IN)));
+            for (int i = 0; i < rows; i++) {
+                Tensor row = b.fromFloats(java.util.Arrays.copyOfRange(xs, i * IN, (i + 1) * IN), 1, IN);
+                float[] alone;
+                if (route.get(i).equals(RowAdapters.BASE)) {
+                    try (var off = m.disableAdapter()) {
+                        alone = out(m, row);
+                    }
+                } else {
+                    m.setAdapter(route.get(i));
+                    alone = out(m, row);
+                }
+                float[] got = java.util.Arrays.copyOfRange(mixed, i * 2, i * 2 + 2);
+                assertThat(Reference.maxAbsDiff(got, alone)).as("row %d (%s)", i, route.get(i)).isLessThan(1e-5f);
+            }
+            assertThatThrownBy(() -> m.withRowAdapters(List.of("zzz"), () -> null))
+                    .isInstanceOf(PeftException.class).hasMessageContaining("zzz").hasMessageContaining("[a, b]");
+            m.merge("a");
+            assertThatThrownBy(() -> m.withRowAdapters(route, () -> null)).isInstanceOf(PeftException.class)
+                    .hasMessageContaining("merged");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void weightedCombinationsFollowHfFormulas(String name) {
+        try (Backend b = Peft.backend(name); Scope s = b.scope()) {
+            Tensor x = b.fromFloats(Reference.randoms(4 * IN, 9), 4, IN);
+            PeftModel m = new PeftModel(new TinyMlp(b, IN, 16, 2, 1), Peft.registry(), 3);
+            m.addAdapter("a", random(4, "fc1", "fc2"));
+            m.addAdapter("b", random(2, "fc2"));
+            float[] w0 = weight(m, "fc2.base_layer.weight");
+            float[] da = delta(m, "a", "fc2.base_layer.weight", w0);
+            float[] db = delta(m, "b", "fc2.base_layer.weight", w0);
+
+            // cat is exact: the update is 0.7 * delta_a - 1.5 * delta_b
+            WeightedAdapters.add(m, List.of("a", "b"), List.of(0.7, -1.5), "cat", WeightedAdapters.Combination.CAT);
+            assertThat(((LoraConfig) m.config("cat")).r()).isEqualTo(6);
+            assertThat(m.activeAdapters()).doesNotContain("cat");
+            float[] dc = delta(m, "cat", "fc2.base_layer.weight", w0);
+            float[] want = new float[dc.length];
+            for (int i = 0; i < want.length; i++) {
+                want[i] = 0.7f * da[i] - 1.5f * db[i];
+            }
+            assertThat(Reference.maxAbsDiff(dc, want)).isLessThan(1e-5f);
+            // fc1 only had adapter a: its share is 0.7 * delta_a there
+            float[] w1 = weight(m, "fc1.base_layer.weight");
+            float[] da1 = delta(m, "a", "fc1.base_layer.weight", w1);
+            float[] dc1 = delta(m, "cat", "fc1.base_layer.weight", w1);
+            for (int i = 0; i < da1.length; i++) {
+                da1[i] *= 0.7f;
+            }
+            assertThat(Reference.maxAbsDiff(dc1, da1)).isLessThan(1e-5f);
+
+            // linear of one adapter scales its update by the weight
+            WeightedAdapters.add(m, List.of("a"), List.of(0.25), "lin", WeightedAdapters.Combination.LINEAR);
+            float[] dl = delta(m, "lin", "fc2.base_layer.weight", w0);
+            for (int i = 0; i < da.length; i++) {
+                da[i] *= 0.25f;
+            }
+            assertThat(Reference.maxAbsDiff(dl, da)).isLessThan(1e-5f);
+            assertThatThrownBy(() -> WeightedAdapters.add(m, List.of("a", "b"), List.of(1.0, 1.0), "bad",
+                    WeightedAdapters.Combination.LINEAR)).isInstanceOf(PeftException.class)
+                    .hasMessageContaining("equal ranks");
+            assertThat(out(m, x)).isNotNull();
+        }
+    }
+
+    private static float[] weight(PeftModel m, String path) {
+        return m.model().namedParameters().get(path).value().toFloatArray();
+    }
+
+    /** The update adapter {@code name} makes to a base weight, read by merging and unmerging it. */
+    private static float[] delta(PeftModel m, String name, String path, float[] base) {
+        m.merge(name);
+        float[] merged = weight(m, path);
+        m.unmerge(name);
+        float[] d = new float[merged.length];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = merged[i] - base[i];
+        }
+        return d;
     }
 }

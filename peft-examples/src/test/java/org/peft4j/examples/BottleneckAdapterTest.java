@@ -158,6 +158,10 @@ class BottleneckAdapterTest {
             // no modules_to_save here: deleting both adapters must give back the base model exactly
             m.addAdapter("a", BottleneckConfig.builder("pfeiffer").bottleneckSize(M).build());
             m.addAdapter("b", BottleneckConfig.builder("parallel").bottleneckSize(M).build());
+            // as in HF PEFT, the second adapter is added inactive: train each while it is the active one
+            assertThat(m.activeAdapters()).containsExactly("a");
+            TinyBert.train(m, 3, 5e-2f);
+            m.setAdapter("b");
             TinyBert.train(m, 3, 5e-2f);
             m.setAdapter("a");
             float[] onlyA = TinyBert.out(m);

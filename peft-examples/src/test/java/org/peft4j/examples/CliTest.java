@@ -2,11 +2,19 @@ package org.peft4j.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.api.config.PeftJson;
+import org.peft4j.api.io.Safetensors;
 import org.peft4j.examples.cli.PeftCli;
 
+/** The peft CLI as a user runs it: exit codes, one-line errors, and train, eval, merge, embed end to end. */
 class CliTest {
 
     private static String[] run(String... args) {
@@ -30,6 +38,93 @@ class CliTest {
         String[] r = run("list");
         assertThat(r[0]).isEqualTo("0");
         assertThat(r[1]).contains("LORA").contains("djl").contains("nd4j").contains("[default]");
+    }
+
+    /** The repository's SST-2 files, from the module folder Maven runs tests in. */
+    private static Path sst2(String file) {
+        Path p = Path.of("..", "data", "sst2", file);
+        assertThat(p).isRegularFile();
+        return p;
+    }
+
+    private static Path head(Path from, int lines, Path to) throws Exception {
+        Files.write(to, Files.readAllLines(from).subList(0, lines + 1));
+        return to;
+    }
+
+    private static JsonNode lastJson(String out) throws Exception {
+        List<String> lines = out.strip().lines().toList();
+        return PeftJson.mapper().readTree(lines.get(lines.size() - 1));
+    }
+
+    @Test
+    void trainEvalMergeAndEmbedAgreeEndToEnd(@TempDir Path tmp) throws Exception {
+        Path train = head(sst2("train-20k.tsv"), 96, tmp.resolve("train.tsv"));
+        Path dev = head(sst2("dev.tsv"), 48, tmp.resolve("dev.tsv"));
+        Path adapter = tmp.resolve("adapter");
+        String[] t = run("train", "--train", train.toString(), "--eval", dev.toString(), "--out", adapter.toString(),
+                "--batch-size", "16", "--max-length", "32", "--set", "init_lora_weights=gaussian");
+        assertThat(t[0]).as(t[2]).isEqualTo("0");
+        JsonNode trained = lastJson(t[1]);
+        for (String key : List.of("accuracy", "trainable_params", "total_params", "train_seconds",
+                "examples_per_second", "peak_heap_mb")) {
+            assertThat(trained.has(key)).as(key).isTrue();
+        }
+        assertThat(trained.get("train_steps").asInt()).isEqualTo(6);
+        // LoRA r=8 on the 36 linear layers of the 6 encoder layers, plus the 384 x 2 head
+        assertThat(trained.get("trainable_params").asLong()).isEqualTo(332_546);
+        assertThat(adapter.resolve("adapter_config.json")).isRegularFile();
+
+        // eval of the saved adapter reproduces train's own evaluation
+        String[] e = run("eval", "--adapter", adapter.toString(), "--eval", dev.toString(), "--max-length", "32");
+        assertThat(e[0]).as(e[2]).isEqualTo("0");
+        JsonNode evaluated = lastJson(e[1]);
+        assertThat(evaluated.get("accuracy").asDouble()).isEqualTo(trained.get("accuracy").asDouble());
+        assertThat(evaluated.get("eval_loss").asDouble()).isCloseTo(trained.get("eval_loss").asDouble(),
+                org.assertj.core.data.Offset.offset(1e-3));
+
+        // the merged folder is a plain model that evaluates the same without any adapter
+        Path merged = tmp.resolve("merged");
+        String[] m = run("merge", "--adapter", adapter.toString(), "--out", merged.toString());
+        assertThat(m[0]).as(m[2]).isEqualTo("0");
+        assertThat(Safetensors.read(merged.resolve("model.safetensors")).keySet())
+                .contains("bert.encoder.layer.0.attention.self.query.weight", "classifier.weight")
+                .noneMatch(k -> k.contains("lora"));
+        String[] em = run("eval", "--model", merged.toString(), "--eval", dev.toString(), "--max-length", "32");
+        assertThat(em[0]).as(em[2]).isEqualTo("0");
+        assertThat(lastJson(em[1]).get("eval_loss").asDouble()).isCloseTo(evaluated.get("eval_loss").asDouble(),
+                org.assertj.core.data.Offset.offset(1e-3));
+
+        // embeddings: one unit-length array per text; the adapter changes them
+        String[] base = run("embed", "--text", "a fine film", "--text", "dull");
+        assertThat(base[0]).as(base[2]).isEqualTo("0");
+        List<String> lines = base[1].strip().lines().toList();
+        assertThat(lines).hasSize(2);
+        JsonNode v = PeftJson.mapper().readTree(lines.get(1));
+        assertThat(v.size()).isEqualTo(384);
+        double norm = 0;
+        for (JsonNode x : v) {
+            norm += x.asDouble() * x.asDouble();
+        }
+        assertThat(Math.sqrt(norm)).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-4));
+        String[] adapted = run("embed", "--text", "a fine film", "--adapter", adapter.toString());
+        assertThat(adapted[1].strip()).isNotEqualTo(lines.get(0));
+    }
+
+    @Test
+    void missingFilesAndUnknownNamesAreOneLineWithExitCode2(@TempDir Path tmp) {
+        for (String[] args : List.of(
+                new String[] {"train", "--train", tmp.resolve("nope.tsv").toString()},
+                new String[] {"eval", "--adapter", tmp.toString()},
+                new String[] {"train", "--method", "nosuch"},
+                new String[] {"embed", "--text", "x", "--backend", "tpu"},
+                new String[] {"merge", "--adapter", tmp.toString(), "--out", tmp.resolve("o").toString()})) {
+            String[] r = run(args);
+            assertThat(r[0]).as(String.join(" ", args)).isEqualTo("2");
+            assertThat(r[2].strip().lines()).as(r[2]).hasSize(1);
+        }
+        assertThat(run("train", "--method", "nosuch")[2]).contains("LORA");
+        assertThat(run("embed", "--text", "x", "--backend", "tpu")[2]).contains("djl").contains("nd4j");
     }
 
     @Test

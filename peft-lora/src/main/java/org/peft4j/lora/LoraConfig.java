@@ -172,6 +172,7 @@ public record LoraConfig(
         private List<String> modulesToSave = List.of();
         private InitLoraWeights init = InitLoraWeights.DEFAULT;
         private boolean rslora;
+        private boolean dora;
         private TaskType taskType;
 
         public Builder r(int value) {
@@ -219,6 +220,12 @@ public record LoraConfig(
             return this;
         }
 
+        /** DoRA: weight-decomposed LoRA with a learned magnitude per output row. */
+        public Builder useDora(boolean value) {
+            this.dora = value;
+            return this;
+        }
+
         public Builder taskType(TaskType value) {
             this.taskType = value;
             return this;
@@ -226,7 +233,7 @@ public record LoraConfig(
 
         public LoraConfig build() {
             return new LoraConfig(r, alpha, dropout, target, null, null, null, bias, modulesToSave, init, rslora,
-                    false, null, null, false, taskType, null, null, false, null);
+                    dora, null, null, false, taskType, null, null, false, null);
         }
     }
 }

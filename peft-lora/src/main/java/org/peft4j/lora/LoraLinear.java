@@ -13,12 +13,17 @@ import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
+import org.peft4j.api.nn.RowAdapters;
 
 /**
  * A linear layer with LoRA adapters beside it, laid out as HF PEFT's {@code lora.Linear}:
  * children {@code base_layer}, {@code lora_A.<adapter>} (r x in) and {@code lora_B.<adapter>}
  * (out x r). Output: {@code base(x) + sum over active, unmerged adapters of
  * B(A(dropout(x))) * scaling}.
+ *
+ * <p>DoRA adapters also hold {@code lora_magnitude_vector.<adapter>.weight}, a magnitude per
+ * output row: the adapted weight {@code W + scaling * B A} is normalised row by row and rescaled
+ * to it, with the norm treated as a constant by autodiff (DoRA paper, section 4.3, as HF does).
  */
 public final class LoraLinear extends Module implements LinearLayer {
     private final Map<String, Float> scaling = new LinkedHashMap<>();
@@ -31,6 +36,7 @@ public final class LoraLinear extends Module implements LinearLayer {
         register("base_layer", base);
         register("lora_A", new ModuleDict(base.backend()));
         register("lora_B", new ModuleDict(base.backend()));
+        register("lora_magnitude_vector", new ModuleDict(base.backend()));
     }
 
     @Override
@@ -46,12 +52,61 @@ public final class LoraLinear extends Module implements LinearLayer {
         return child("lora_B", ModuleDict.class);
     }
 
-    void addAdapter(String name, Linear a, Linear b, float scale, float dropoutP) {
+    ModuleDict magnitudes() {
+        return child("lora_magnitude_vector", ModuleDict.class);
+    }
+
+    private final Map<String, String> biasMode = new LinkedHashMap<>();
+    /** Per merged DoRA adapter, the row scale its merge applied, so unmerge can undo it exactly. */
+    private final Map<String, Tensor> doraMergeScale = new LinkedHashMap<>();
+
+    void addAdapter(String name, Linear a, Linear b, float scale, float dropoutP, String bias, boolean dora) {
+        biasMode.put(name, bias);
         loraA().put(name, a);
         loraB().put(name, b);
         scaling.put(name, scale);
         dropout.put(name, dropoutP);
         active.add(name);
+        if (dora) {
+            try (Scope ignored = backend().scope()) {
+                Tensor norm = rowNorm(baseLayer().weight().value().add(deltaWeight(name)));
+                magnitudes().put(name, new Magnitude(new Parameter(norm)));
+            }
+        }
+    }
+
+    /** Whether adapter {@code name} is a DoRA adapter. */
+    boolean isDora(String name) {
+        return magnitudes().contains(name);
+    }
+
+    /** The L2 norm of each row of an (out, in) weight: (out). */
+    private static Tensor rowNorm(Tensor weight) {
+        return weight.square().sum(false, 1).sqrt();
+    }
+
+    /** DoRA's magnitude vector of one adapter, a module so its path reads {@code lora_magnitude_vector.<adapter>.weight}. */
+    static final class Magnitude extends Module {
+        Magnitude(Parameter weight) {
+            super(weight.value().backend());
+            register("weight", weight);
+        }
+
+        Parameter weight() {
+            return parameters().get("weight");
+        }
+    }
+
+    /** The magnitude of DoRA adapter {@code name}. */
+    Parameter magnitude(String name) {
+        return magnitudes().child(name, Magnitude.class).weight();
+    }
+
+    /** m / ||W + scaling * B A|| per output row, the norm cut off from autodiff. */
+    private Tensor doraScale(String name) {
+        Tensor w = baseLayer().weight().value();
+        Tensor norm = rowNorm(w.add(deltaWeight(name).detach())).detach();
+        return magnitude(name).value().div(norm);
     }
 
     /** The scaling of adapter {@code name} (alpha/r, or alpha/sqrt(r) with rsLoRA). */
@@ -76,7 +131,13 @@ public final class LoraLinear extends Module implements LinearLayer {
         }
         Parameter w = baseLayer().weight();
         try (Scope ignored = backend().scope()) {
-            w.set(w.value().add(deltaWeight(name)));
+            if (isDora(name)) {
+                Tensor rowScale = doraScale(name);
+                w.set(w.value().add(deltaWeight(name)).mul(rowScale.reshape(-1, 1)));
+                doraMergeScale.put(name, backend().keep(rowScale));
+            } else {
+                w.set(w.value().add(deltaWeight(name)));
+            }
         }
         merged.add(name);
     }
@@ -87,7 +148,13 @@ public final class LoraLinear extends Module implements LinearLayer {
         }
         Parameter w = baseLayer().weight();
         try (Scope ignored = backend().scope()) {
-            w.set(w.value().sub(deltaWeight(name)));
+            Tensor rowScale = doraMergeScale.remove(name);
+            if (rowScale != null) {
+                w.set(w.value().div(rowScale.reshape(-1, 1)).sub(deltaWeight(name)));
+                backend().release(rowScale);
+            } else {
+                w.set(w.value().sub(deltaWeight(name)));
+            }
         }
     }
 
@@ -104,10 +171,21 @@ public final class LoraLinear extends Module implements LinearLayer {
     void remove(String name) {
         loraA().remove(name);
         loraB().remove(name);
+        magnitudes().remove(name);
+        Tensor rowScale = doraMergeScale.remove(name);
+        if (rowScale != null) {
+            backend().release(rowScale);
+        }
         scaling.remove(name);
         dropout.remove(name);
+        biasMode.remove(name);
         active.remove(name);
         merged.remove(name);
+    }
+
+    /** HF's {@code bias} setting of adapter {@code name}: none, all or lora_only. */
+    String biasMode(String name) {
+        return biasMode.get(name);
     }
 
     /** Whether any adapter is left in this layer. */
@@ -122,17 +200,52 @@ public final class LoraLinear extends Module implements LinearLayer {
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = baseLayer().forward(x);
+        Tensor base = baseLayer().forward(x);
+        RowAdapters rows = RowAdapters.current();
+        if (rows != null) {
+            return rows.apply(base, x, (name, sub) -> {
+                if (!scaling.containsKey(name)) {
+                    return null;
+                }
+                if (isDora(name)) {
+                    throw new PeftException("adapter '" + name + "' uses DoRA, which cannot be mixed row by row in one batch");
+                }
+                return delta(name, sub, null);
+            });
+        }
+        Tensor y = base;
         for (String name : active) {
-            if (merged.contains(name)) {
-                continue;
+            if (!merged.contains(name)) {
+                y = y.add(delta(name, x, base));
             }
-            Tensor h = Functional.dropout(x, dropout.get(name), isTraining());
-            Tensor down = loraA().child(name, Linear.class).forward(h);
-            Tensor up = loraB().child(name, Linear.class).forward(down);
-            y = y.add(up.mul(scaling.get(name)));
         }
         return y;
+    }
+
+    /**
+     * What adapter {@code name} adds to the base output for input {@code x}.
+     *
+     * @param base the base layer's output for {@code x} (reused by DoRA when dropout is off), or null
+     */
+    private Tensor delta(String name, Tensor x, Tensor base) {
+        float p = dropout.get(name);
+        boolean dropping = p > 0 && isTraining();
+        Tensor h = dropping ? Functional.dropout(x, p, true) : x;
+        Tensor down = loraA().child(name, Linear.class).forward(h);
+        Tensor lora = loraB().child(name, Linear.class).forward(down).mul(scaling.get(name));
+        if (!isDora(name)) {
+            return lora;
+        }
+        // DoRA: (m / ||W'|| - 1) * (W h) + (m / ||W'||) * lora, so base + delta = m / ||W'|| * (W' h) + bias
+        Linear layer = baseLayer();
+        Tensor wh;
+        if (dropping || base == null) {
+            wh = h.linear(layer.weight().value(), null);
+        } else {
+            wh = layer.bias() == null ? base : base.sub(layer.bias().value());
+        }
+        Tensor rowScale = doraScale(name);
+        return wh.mul(rowScale.sub(1f)).add(lora.mul(rowScale));
     }
 
     @Override

@@ -36,11 +36,10 @@ public final class LoraTuner implements Tuner {
         if (!(config instanceof LoraConfig cfg)) {
             throw new PeftException("LoRA needs a LoraConfig, got " + config.getClass().getSimpleName());
         }
-        if (cfg.useDora()) {
-            throw new PeftException("use_dora=true is not supported yet; set use_dora to false");
-        }
         if (cfg.fanInFanOut()) {
-            throw new PeftException("fan_in_fan_out=true is not supported yet: peft4j linear layers store (out, in)");
+            // HF sets it for layers stored (in, out), as GPT-2's Conv1D; peft4j models load every
+            // linear layer as (out, in), so lora_A and lora_B keep their shapes and nothing changes.
+            LOG.info("fan_in_fan_out=true: peft4j stores every linear weight as (out, in), so the flag changes nothing");
         }
         List<String> targets = context.selector().select(model, cfg.targetSpec(), m -> m instanceof LinearLayer);
         Backend backend = context.backend();
@@ -69,7 +68,7 @@ public final class LoraTuner implements Tuner {
             Linear b = new Linear(backend, cfg.initLoraWeights() == LoraConfig.InitLoraWeights.RANDOM
                     ? init.kaimingUniform(backend, out, r)
                     : backend.zeros(out, r), null);
-            lora.addAdapter(adapterName, a, b, scale, cfg.loraDropout());
+            lora.addAdapter(adapterName, a, b, scale, cfg.loraDropout(), cfg.bias(), cfg.useDora());
             Parameter bias = lora.baseLayer().bias();
             if (bias != null && !cfg.bias().equals("none")) {
                 bias.setTrainable(true);
@@ -94,17 +93,33 @@ public final class LoraTuner implements Tuner {
         return fallback;
     }
 
+    /** LoRA's A and B per layer; with {@code bias} lora_only also the wrapped layers' biases, with all every bias. */
     @Override
     public Map<String, Parameter> adapterState(Module model, String adapterName) {
+        Map<String, LoraLinear> layers = layersWith(model, adapterName);
+        if (layers.isEmpty()) {
+            throw new PeftException("the model has no LoRA adapter '" + adapterName + "'");
+        }
         Map<String, Parameter> out = new LinkedHashMap<>();
-        model.namedModules().forEach((path, m) -> {
-            if (m instanceof LoraLinear lora && lora.loraA().contains(adapterName)) {
-                out.put(path + ".lora_A.weight", lora.loraA().child(adapterName, Linear.class).weight());
-                out.put(path + ".lora_B.weight", lora.loraB().child(adapterName, Linear.class).weight());
+        String bias = layers.values().iterator().next().biasMode(adapterName);
+        layers.forEach((path, lora) -> {
+            out.put(path + ".lora_A.weight", lora.loraA().child(adapterName, Linear.class).weight());
+            out.put(path + ".lora_B.weight", lora.loraB().child(adapterName, Linear.class).weight());
+            if (lora.isDora(adapterName)) {
+                // HF saves the magnitude without the ".weight" suffix
+                out.put(path + ".lora_magnitude_vector", lora.magnitude(adapterName));
+            }
+            Parameter b = lora.baseLayer().bias();
+            if (bias.equals("lora_only") && b != null) {
+                out.put(path + ".base_layer.bias", b);
             }
         });
-        if (out.isEmpty()) {
-            throw new PeftException("the model has no LoRA adapter '" + adapterName + "'");
+        if (bias.equals("all")) {
+            model.namedParameters().forEach((name, p) -> {
+                if (name.equals("bias") || name.endsWith(".bias")) {
+                    out.put(name, p);
+                }
+            });
         }
         return out;
     }
@@ -136,6 +151,11 @@ public final class LoraTuner implements Tuner {
             }
         });
         return out;
+    }
+
+    @Override
+    public boolean supportsMixedBatches() {
+        return true;
     }
 
     @Override

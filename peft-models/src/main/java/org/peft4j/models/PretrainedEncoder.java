@@ -11,6 +11,7 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.io.HostTensor;
 import org.peft4j.api.io.Safetensors;
 import org.peft4j.models.bert.BertConfig;
+import org.peft4j.models.bert.BertForSequenceClassification;
 import org.peft4j.models.bert.BertModel;
 import org.peft4j.models.io.MiniLm;
 import org.peft4j.models.text.Tokenizer;
@@ -23,6 +24,9 @@ import org.peft4j.models.text.Tokenizer;
 public final class PretrainedEncoder {
     /** The model spec naming the bundled all-MiniLM-L6-v2. */
     public static final String MINILM = "minilm";
+
+    private static final String HEAD_WEIGHT = "classifier.weight";
+    private static final String HEAD_BIAS = "classifier.bias";
 
     private final String name;
     private final BertConfig config;
@@ -78,6 +82,52 @@ public final class PretrainedEncoder {
     /** The encoder on {@code backend}. */
     public BertModel build(Backend backend) {
         return new BertModel(backend, config, weights, prefix);
+    }
+
+    /**
+     * A sequence classifier on {@code backend}: the encoder plus the folder's trained head
+     * ({@code classifier.weight}/{@code classifier.bias}, as {@code peft merge} and full
+     * fine-tuning write) when it has one, else a new seeded head.
+     *
+     * @param numLabels outputs of a new head; ignored (0 allowed) when the folder has a head
+     */
+    public BertForSequenceClassification classifier(Backend backend, int numLabels, long seed) {
+        HostTensor w = weights.get(HEAD_WEIGHT);
+        HostTensor b = weights.get(HEAD_BIAS);
+        if (w == null) {
+            if (numLabels < 2) {
+                throw new PeftException("model " + name + " has no classification head and the number of labels is "
+                        + numLabels + "; a classifier needs at least 2 labels");
+            }
+            return new BertForSequenceClassification(build(backend), numLabels, seed);
+        }
+        if (b == null || w.shape().length != 2 || w.shape()[1] != config.hiddenSize()
+                || b.shape().length != 1 || b.shape()[0] != w.shape()[0]) {
+            throw new PeftException("model " + name + " has a malformed classification head: classifier.weight "
+                    + java.util.Arrays.toString(w.shape()) + ", classifier.bias "
+                    + (b == null ? "missing" : java.util.Arrays.toString(b.shape())) + "; expected (labels, "
+                    + config.hiddenSize() + ") and (labels)");
+        }
+        BertForSequenceClassification model = new BertForSequenceClassification(build(backend), (int) w.shape()[0], seed);
+        org.peft4j.api.nn.Linear head = model.child("classifier", org.peft4j.api.nn.Linear.class);
+        head.weight().set(w.to(backend));
+        head.bias().set(b.to(backend));
+        return model;
+    }
+
+    /** Labels of the folder's trained classification head, or 0 when it has none. */
+    public int headLabels() {
+        HostTensor w = weights.get(HEAD_WEIGHT);
+        return w == null ? 0 : (int) w.shape()[0];
+    }
+
+    /** The bytes of this model's {@code tokenizer.json}. */
+    public byte[] tokenizerJson() {
+        try (InputStream in = tokenizerFile == null ? MiniLm.tokenizerJson() : Files.newInputStream(tokenizerFile)) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new PeftException("cannot read the tokenizer of " + name + ": " + e.getMessage(), e);
+        }
     }
 
     /** A new tokenizer for this model; the caller closes it. */

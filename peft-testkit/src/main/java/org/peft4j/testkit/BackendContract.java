@@ -53,6 +53,16 @@ public abstract class BackendContract {
     // ---------------------------------------------------------------- operations
 
     @Test
+    void shapeIsAFreshCopy() {
+        try (Scope s = backend.scope()) {
+            Tensor a = t(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
+            a.shape()[0] = 99;
+            assertThat(a.shape()).containsExactly(2, 3);
+            assertThat(a.numel()).isEqualTo(6);
+        }
+    }
+
+    @Test
     void elementwiseOpsBroadcastLikeNumpy() {
         try (Scope s = backend.scope()) {
             Tensor a = t(new float[] {1, 2, 3, 4, 5, 6}, 2, 1, 3);

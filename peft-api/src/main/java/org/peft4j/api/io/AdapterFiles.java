@@ -31,23 +31,22 @@ public final class AdapterFiles {
     }
 
     /**
-     * Saves an adapter. Both files are staged as temporary files first and renamed into place
-     * only when both are written, weights first, so a failure never leaves a half-written file
-     * over a good one.
+     * Saves an adapter. Both files are staged as temporary files first and put in place together:
+     * if anything fails, the folder keeps the previous adapter, whole and loadable.
      */
     public static void save(Path dir, PeftConfig config, Map<String, HostTensor> tensors) {
+        save(dir, config, tensors, target -> { });
+    }
+
+    /** {@link #save(Path, PeftConfig, Map)} with a fault-injection hook for tests. */
+    static void save(Path dir, PeftConfig config, Map<String, HostTensor> tensors,
+            java.util.function.Consumer<Path> beforeCommit) {
         byte[] weights = Safetensors.toBytes(tensors, METADATA);
         byte[] json = (PeftJson.writeForSave(config) + "\n").getBytes(StandardCharsets.UTF_8);
-        Path stagedWeights = AtomicFiles.stage(dir.resolve(WEIGHTS_FILE), weights);
-        Path stagedConfig;
-        try {
-            stagedConfig = AtomicFiles.stage(dir.resolve(CONFIG_FILE), json);
-        } catch (RuntimeException e) {
-            AtomicFiles.deleteQuietly(stagedWeights);
-            throw e;
-        }
-        AtomicFiles.commit(stagedWeights, dir.resolve(WEIGHTS_FILE));
-        AtomicFiles.commit(stagedConfig, dir.resolve(CONFIG_FILE));
+        Map<Path, byte[]> files = new java.util.LinkedHashMap<>();
+        files.put(dir.resolve(WEIGHTS_FILE), weights);
+        files.put(dir.resolve(CONFIG_FILE), json);
+        AtomicFiles.writeAll(files, beforeCommit);
     }
 
     /**

@@ -105,6 +105,39 @@ public final class AdamW {
         old.backend().release(old);
     }
 
+    /** The first moments, in {@link #parameters()} order (live tensors: copy before the next step). */
+    public List<Tensor> firstMoments() {
+        return List.copyOf(m);
+    }
+
+    /** The second moments, in {@link #parameters()} order (live tensors: copy before the next step). */
+    public List<Tensor> secondMoments() {
+        return List.copyOf(v);
+    }
+
+    /**
+     * Restores the state saved from an optimizer over the same parameters (a checkpoint), so the
+     * next {@link #step} continues exactly where that one stopped.
+     */
+    public void restore(int steps, List<Tensor> firstMoments, List<Tensor> secondMoments) {
+        if (firstMoments.size() != params.size() || secondMoments.size() != params.size()) {
+            throw new PeftException("optimizer state holds " + firstMoments.size() + "/" + secondMoments.size()
+                    + " moments for " + params.size() + " parameters");
+        }
+        for (int i = 0; i < params.size(); i++) {
+            long[] want = params.get(i).value().shape();
+            if (!java.util.Arrays.equals(want, firstMoments.get(i).shape())
+                    || !java.util.Arrays.equals(want, secondMoments.get(i).shape())) {
+                throw new PeftException("optimizer state for parameter " + i + " has shape "
+                        + java.util.Arrays.toString(firstMoments.get(i).shape()) + ", the parameter has "
+                        + java.util.Arrays.toString(want));
+            }
+            replace(m, i, firstMoments.get(i));
+            replace(v, i, secondMoments.get(i));
+        }
+        this.steps = steps;
+    }
+
     /** Releases the optimizer state. */
     public void release() {
         m.forEach(t -> t.backend().release(t));

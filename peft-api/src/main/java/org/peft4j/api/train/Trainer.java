@@ -2,6 +2,8 @@ package org.peft4j.api.train;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
@@ -54,10 +56,23 @@ public final class Trainer<B> {
 
     private final Module model;
     private final TrainingOptions options;
+    private final Checkpoints checkpoints;
 
     public Trainer(Module model, TrainingOptions options) {
+        this(model, options, null);
+    }
+
+    /**
+     * A trainer that saves a checkpoint every {@code checkpoints.every()} steps and, when the
+     * folder already holds one, resumes from the newest: the run then ends with the same weights
+     * as one that was never interrupted (same data, seed and options).
+     *
+     * @param checkpoints where to save and resume from, or null for none
+     */
+    public Trainer(Module model, TrainingOptions options, Checkpoints checkpoints) {
         this.model = model;
         this.options = options;
+        this.checkpoints = checkpoints;
     }
 
     /**
@@ -69,8 +84,8 @@ public final class Trainer<B> {
     public Result train(Function<Integer, List<B>> epochBatches, Function<B, Tensor> loss,
             java.util.function.ToIntFunction<B> size, Listener listener) {
         Backend backend = model.backend();
-        backend.seed(options.seed());
-        List<Parameter> params = List.copyOf(model.trainableParameters().values());
+        Map<String, Parameter> named = model.trainableParameters();
+        List<Parameter> params = List.copyOf(named.values());
         if (params.isEmpty()) {
             throw new PeftException("the model has no trainable parameters; add an adapter or unfreeze a module");
         }
@@ -93,14 +108,33 @@ public final class Trainer<B> {
         float recent = 0;
         int recentCount = 0;
         int skipped = 0;
+        int startEpoch = 0;
+        int startBatch = 0;
+        if (checkpoints != null) {
+            Optional<Checkpoints.Loaded> resume = checkpoints.latest();
+            if (resume.isPresent()) {
+                Checkpoints.restore(resume.get(), named, optimizer);
+                Checkpoints.Position at = resume.get().position();
+                step = at.step();
+                startEpoch = at.epoch();
+                startBatch = at.batch();
+                examples = at.examples();
+                skipped = at.skipped();
+                first = at.firstLoss();
+                LOG.info("resuming from the checkpoint at step {} in {}", step, checkpoints.dir());
+            }
+        }
         try {
             outer:
-            for (int epoch = 0; epoch < options.epochs(); epoch++) {
+            for (int epoch = startEpoch; epoch < options.epochs(); epoch++) {
                 List<B> batches = epoch == 0 ? epochBatches.apply(0) : epochBatches.apply(epoch);
-                for (int i = 0; i + options.gradientAccumulation() <= batches.size(); i += options.gradientAccumulation()) {
+                int from = epoch == startEpoch ? startBatch : 0;
+                for (int i = from; i + options.gradientAccumulation() <= batches.size(); i += options.gradientAccumulation()) {
                     if (step >= total) {
                         break outer;
                     }
+                    // dropout is seeded per step, so a resumed run draws the same masks
+                    backend.seed(options.seed() * 1_000_003L + step);
                     float lr = options.schedule().at(step, total, warmup, options.learningRate());
                     float stepLoss;
                     try (Scope s = backend.scope()) {
@@ -143,6 +177,10 @@ public final class Trainer<B> {
                     recent += stepLoss;
                     recentCount++;
                     listener.onStep(step, total, stepLoss, lr, examples);
+                    if (checkpoints != null && step % checkpoints.every() == 0 && step < total) {
+                        checkpoints.save(new Checkpoints.Position(step, epoch, i + options.gradientAccumulation(),
+                                examples, skipped, first), named, optimizer);
+                    }
                     if (step % options.logEvery() == 0 || step == total) {
                         LOG.debug("step {}/{} loss {} lr {}", step, total, recent / recentCount, lr);
                         if (step != total) {

@@ -85,6 +85,14 @@ public interface Tuner {
      */
     void delete(Module model, String adapterName);
 
+    /**
+     * Whether this method's layers honour {@link org.peft4j.api.nn.RowAdapters}, so one batch can
+     * mix adapters row by row.
+     */
+    default boolean supportsMixedBatches() {
+        return false;
+    }
+
     /** Whether {@link #merge} is possible for this method. */
     default boolean canMerge() {
         return false;

@@ -42,7 +42,7 @@ final class DjlTensor implements Tensor {
 
     @Override
     public long[] shape() {
-        return array.getShape().getShape();
+        return array.getShape().getShape().clone();
     }
 
     @Override

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "peft", mixinStandardHelpOptions = true, version = "peft4j 0.1.0-SNAPSHOT",
         description = "Parameter-efficient fine-tuning on the JVM.",
-        subcommands = {ListCommand.class, TrainCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ListCommand.class, TrainCommand.class, EvalCommand.class, EmbedCommand.class,
+                MergeCommand.class, CommandLine.HelpCommand.class})
 public final class PeftCli {
 
     public static void main(String[] args) {

@@ -1,20 +1,20 @@
 package org.peft4j.examples.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.peft4j.api.Peft;
 import org.peft4j.api.PeftModel;
 import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.config.PeftConfig;
-import org.peft4j.api.config.PeftJson;
 import org.peft4j.api.io.AdapterFiles;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.api.train.Checkpoints;
 import org.peft4j.api.train.LrSchedule;
 import org.peft4j.api.train.Trainer;
 import org.peft4j.api.train.TrainingOptions;
@@ -22,32 +22,38 @@ import org.peft4j.models.PretrainedEncoder;
 import org.peft4j.models.bert.BertForSequenceClassification;
 import org.peft4j.models.data.Example;
 import org.peft4j.models.data.TextDataset;
+import org.peft4j.models.io.ModelFolder;
 import org.peft4j.models.task.TextClassifier;
 import org.peft4j.models.text.Tokenizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code peft train}: fine-tunes a classifier with a PEFT method, evaluates it, saves the adapter
- * in Hugging Face PEFT's layout, and prints one JSON line of results last.
+ * {@code peft train}: fine-tunes a classifier with a PEFT method (or in full), evaluates it,
+ * saves the adapter in Hugging Face PEFT's layout (a full model folder for {@code full}), and
+ * prints one JSON line of results last.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Fine-tune a sequence classifier with a PEFT method and save the adapter.")
 final class TrainCommand implements Callable<Integer> {
+    /** The CLI name of full fine-tuning: every weight trains, no adapter. */
+    static final String FULL = "full";
+
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", defaultValue = "minilm",
-            description = "'minilm' (bundled all-MiniLM-L6-v2) or a Hugging Face model folder. Default: ${DEFAULT-VALUE}")
-    String model;
+    @Mixin
+    ModelOptions modelOptions;
 
-    @Option(names = "--method", defaultValue = "lora", description = "PEFT method (peft_type, e.g. lora). Default: ${DEFAULT-VALUE}")
+    @Mixin
+    DataOptions dataOptions;
+
+    @Option(names = "--method", defaultValue = "lora",
+            description = "PEFT method (lora, adapter, prefix, prompt, p_tuning, ia3, any installed peft_type) or full. Default: ${DEFAULT-VALUE}")
     String method;
-
-    @Option(names = "--backend", description = "Tensor backend (djl, nd4j). Default: system property peft.backend or djl")
-    String backend;
 
     @Option(names = "--train", defaultValue = "data/sst2/train-20k.tsv", description = "Training data (.tsv, .csv, .jsonl). Default: ${DEFAULT-VALUE}")
     Path train;
@@ -55,17 +61,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval", defaultValue = "data/sst2/dev.tsv", description = "Evaluation data. Default: ${DEFAULT-VALUE}")
     Path eval;
 
-    @Option(names = "--out", defaultValue = "runs/lora-minilm-sst2", description = "Adapter output folder. Default: ${DEFAULT-VALUE}")
+    @Option(names = "--out", description = "Output folder. Default: runs/<method>-minilm-sst2")
     Path outDir;
-
-    @Option(names = "--text-column", defaultValue = "sentence")
-    String textColumn;
-
-    @Option(names = "--pair-column", description = "Second text column, for sentence pairs")
-    String pairColumn;
-
-    @Option(names = "--label-column", defaultValue = "label")
-    String labelColumn;
 
     @Option(names = "--epochs", defaultValue = "1")
     int epochs;
@@ -79,8 +76,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "32")
     int batchSize;
 
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate. Default: ${DEFAULT-VALUE}")
-    float lr;
+    @Option(names = "--lr", description = "Peak learning rate. Default: the method's (1e-3 for LoRA)")
+    Float lr;
 
     @Option(names = "--weight-decay", defaultValue = "0.01")
     float weightDecay;
@@ -103,6 +100,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42")
     long seed;
 
+    @Option(names = "--checkpoint-every", defaultValue = "0",
+            description = "Save a checkpoint to OUT/checkpoints every N steps and resume from the newest one there (0: off)")
+    int checkpointEvery;
+
     @Option(names = "--set", description = "Override a method config key (HF name), e.g. --set r=16 --set target_modules=[\"query\",\"key\"]")
     Map<String, String> overrides = new LinkedHashMap<>();
 
@@ -110,82 +111,77 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
-        requireFile(train, "--train");
-        requireFile(eval, "--eval");
-        if (batchSize <= 0 || maxLength < 8) {
-            throw new PeftCli.UsageException("--batch-size must be positive and --max-length at least 8");
+        if (batchSize <= 0 || maxLength < 8 || epochs <= 0 || checkpointEvery < 0) {
+            throw new PeftCli.UsageException("--batch-size and --epochs must be positive, --checkpoint-every >= 0 and "
+                    + "--max-length at least 8");
         }
-        TrainingOptions options = new TrainingOptions(epochs, maxSteps, lr, weightDecay, warmupRatio,
+        boolean full = method.equalsIgnoreCase(FULL);
+        PeftConfig config = full ? null : MethodConfigs.build(method, overrides);
+        if (full && !overrides.isEmpty()) {
+            throw new PeftCli.UsageException("--set configures a PEFT method; full fine-tuning has no config");
+        }
+        float peakLr = lr != null ? lr : MethodConfigs.defaultLearningRate(method);
+        TrainingOptions options = new TrainingOptions(epochs, maxSteps, peakLr, weightDecay, warmupRatio,
                 LrSchedule.parse(schedule), maxGradNorm, gradAccum, seed, 10);
-        TextDataset trainData = TextDataset.read(train, textColumn, pairColumn, labelColumn);
+        TextDataset trainData = dataOptions.read(train, "--train");
         if (maxTrainExamples > 0) {
             trainData = trainData.sample(maxTrainExamples, seed);
         }
-        TextDataset evalData = TextDataset.read(eval, textColumn, pairColumn, labelColumn);
+        TextDataset evalData = dataOptions.read(eval, "--eval");
         int numLabels = Math.max(trainData.numLabels(), evalData.numLabels());
-        String backendName = backend == null ? Peft.defaultBackendName() : backend;
-        PeftConfig config = MethodConfigs.build(method, overrides);
+        String backendName = modelOptions.backendName();
+        Path out0 = outDir != null ? outDir : Path.of("runs", method.toLowerCase(Locale.ROOT) + "-minilm-sst2");
 
-        PretrainedEncoder encoder = PretrainedEncoder.load(model);
-        progress.line("peft: " + Peft.registry().tuner(config.peftType()).peftType() + " on " + encoder.name()
+        PretrainedEncoder encoder = modelOptions.encoder();
+        progress.line("peft: " + (full ? "full fine-tuning" : config.peftType()) + " on " + encoder.name()
                 + ", backend " + backendName + ", " + trainData.size() + " training and " + evalData.size()
-                + " evaluation examples");
+                + " evaluation examples, lr " + peakLr);
         try (Backend b = Peft.backend(backendName); Tokenizer tokenizer = encoder.tokenizer()) {
-            BertForSequenceClassification net = new BertForSequenceClassification(encoder.build(b), numLabels, seed);
-            PeftModel peft = new PeftModel(net, Peft.registry(), seed);
-            peft.addAdapter("default", config);
-            PeftModel.ParameterCount count = peft.parameterCount();
+            BertForSequenceClassification net = encoder.classifier(b, numLabels, seed);
+            PeftModel peft = null;
+            PeftModel.ParameterCount count;
+            if (full) {
+                net.setTrainable(true);
+                long n = net.namedParameters().values().stream().mapToLong(Parameter::numel).sum();
+                count = new PeftModel.ParameterCount(n, n);
+            } else {
+                peft = new PeftModel(net, Peft.registry(), seed);
+                peft.addAdapter("default", config);
+                count = peft.parameterCount();
+            }
             progress.line("peft: " + count);
             TextClassifier classifier = new TextClassifier(net, tokenizer, maxLength);
 
-            Trainer<List<Example>> trainer = new Trainer<>(net, options);
+            Trainer<List<Example>> trainer = new Trainer<>(net, options,
+                    checkpointEvery > 0 ? Checkpoints.every(out0.resolve("checkpoints"), checkpointEvery) : null);
             TextDataset data = trainData;
             Trainer.Result result = trainer.train(epoch -> data.lengthBucketedBatches(batchSize, seed + epoch),
                     classifier::loss, List::size, progress::step);
             progress.done();
-            progress.line(String.format(java.util.Locale.ROOT, "peft: trained %d steps in %.1f s, loss %.4f -> %.4f",
+            progress.line(String.format(Locale.ROOT, "peft: trained %d steps in %.1f s, loss %.4f -> %.4f",
                     result.steps(), result.seconds(), result.firstLoss(), result.lastLoss()));
 
             long evalStart = System.nanoTime();
             TextClassifier.Evaluation ev = classifier.evaluate(evalData.examples(), 64);
             double evalSeconds = (System.nanoTime() - evalStart) / 1e9;
 
-            peft.save(outDir, "default");
-            long adapterBytes = Files.size(outDir.resolve(AdapterFiles.WEIGHTS_FILE));
-
-            ObjectNode json = PeftJson.mapper().createObjectNode();
-            json.put("method", config.peftType());
-            json.put("backend", b.name());
-            json.put("model", encoder.name());
-            json.put("accuracy", round(ev.accuracy()));
-            json.put("eval_loss", round(ev.loss()));
-            json.put("eval_examples", ev.examples());
-            json.put("trainable_params", count.trainable());
-            json.put("total_params", count.total());
-            json.put("trainable_percent", round(count.percent()));
-            json.put("train_examples", result.examples());
-            json.put("train_steps", result.steps());
-            json.put("skipped_steps", result.skippedSteps());
-            json.put("train_seconds", round(result.seconds()));
-            json.put("examples_per_second", round(result.examples() / result.seconds()));
-            json.put("eval_seconds", round(evalSeconds));
-            json.put("peak_heap_mb", Memory.peakHeapMb());
-            json.put("peak_rss_mb", Memory.peakRssMb());
-            json.put("adapter_dir", outDir.toString());
-            json.put("adapter_bytes", adapterBytes);
-            out.println(PeftJson.mapper().writeValueAsString(json));
-            out.flush();
+            Path savedFile;
+            if (full) {
+                ModelFolder.writeClassifier(out0, encoder, net);
+                savedFile = out0.resolve("model.safetensors");
+            } else {
+                peft.save(out0, "default");
+                savedFile = out0.resolve(AdapterFiles.WEIGHTS_FILE);
+            }
+            new Report().put("method", full ? FULL : config.peftType()).put("backend", b.name())
+                    .put("model", encoder.name()).evaluation(ev, evalSeconds).parameters(count)
+                    .put("train_examples", result.examples()).put("train_steps", result.steps())
+                    .put("skipped_steps", result.skippedSteps()).put("train_seconds", result.seconds())
+                    .put("examples_per_second", result.examples() / result.seconds())
+                    .put(full ? "model_dir" : "adapter_dir", out0.toString())
+                    .put(full ? "model_bytes" : "adapter_bytes", Files.size(savedFile))
+                    .print(out);
         }
         return 0;
-    }
-
-    static void requireFile(Path file, String flag) {
-        if (!Files.isRegularFile(file)) {
-            throw new PeftCli.UsageException(flag + " file not found: " + file);
-        }
-    }
-
-    private static double round(double v) {
-        return Math.round(v * 10000.0) / 10000.0;
     }
 }

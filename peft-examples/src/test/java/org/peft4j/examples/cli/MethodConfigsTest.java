@@ -35,6 +35,8 @@ class MethodConfigsTest {
         assertThat(c.targetModules()).isEqualTo(TargetModules.names("key", "value", "output.dense"));
         assertThat(c.feedforwardModules()).isEqualTo(TargetModules.names("output.dense"));
         assertThat(c.modulesToSave()).containsExactly("classifier");
+        assertThat(MethodConfigs.defaultLearningRate("ia3")).isEqualTo(5e-3f);
+        assertThat(MethodConfigs.defaultLearningRate("adapter")).isEqualTo(1e-3f);
         assertThatThrownBy(() -> MethodConfigs.build("ia3", Map.of("feedforward_modules", "[\"query\"]")))
                 .isInstanceOf(PeftException.class).hasMessageContaining("subset");
     }

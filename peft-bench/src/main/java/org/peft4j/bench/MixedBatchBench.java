@@ -1,0 +1,95 @@
+package org.peft4j.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.peft4j.api.Peft;
+import org.peft4j.api.PeftModel;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.lora.LoraConfig;
+import org.peft4j.models.bert.BertModel;
+import org.peft4j.models.io.MiniLm;
+
+/**
+ * Serving eight LoRA adapters: one batch of 32 rows where every 4 rows name another adapter,
+ * against 8 sub-batches of 4 rows run one after another with their adapter set.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 3)
+@Measurement(iterations = 8, time = 3)
+@Fork(1)
+public class MixedBatchBench {
+    private static final int ADAPTERS = 8;
+
+    @Param({"djl", "nd4j"})
+    public String backend;
+
+    private Backend b;
+    private BertModel bert;
+    private PeftModel peft;
+    private final List<String> route = new ArrayList<>();
+    private Tensor ids;
+    private Tensor mask;
+    private final List<Tensor> subIds = new ArrayList<>();
+    private final List<Tensor> subMasks = new ArrayList<>();
+
+    @Setup
+    public void setUp() {
+        b = Peft.backend(backend);
+        bert = new BertModel(b, MiniLm.config(), MiniLmBatch.weights(), "");
+        peft = new PeftModel(bert, Peft.registry(), 1);
+        int rows = MiniLmBatch.BATCH / ADAPTERS;
+        for (int a = 0; a < ADAPTERS; a++) {
+            peft.addAdapter("a" + a, LoraConfig.builder().r(8).loraAlpha(16).targetModules("query", "value")
+                    .initLoraWeights(LoraConfig.InitLoraWeights.RANDOM).build());
+            for (int r = 0; r < rows; r++) {
+                route.add("a" + a);
+            }
+        }
+        ids = b.keep(MiniLmBatch.idsTensor(b));
+        mask = b.keep(MiniLmBatch.mask(b));
+        for (int a = 0; a < ADAPTERS; a++) {
+            subIds.add(b.keep(ids.slice(0, a * rows, (a + 1) * rows)));
+            subMasks.add(b.keep(mask.slice(0, a * rows, (a + 1) * rows)));
+        }
+    }
+
+    @Benchmark
+    public float mixed() {
+        try (org.peft4j.api.backend.Scope s = b.scope()) {
+            return peft.withRowAdapters(route, () -> bert.forward(ids, mask, null).slice(0, 0, 1).sum(false).item());
+        }
+    }
+
+    @Benchmark
+    public float sequential() {
+        float sum = 0;
+        for (int a = 0; a < ADAPTERS; a++) {
+            peft.setAdapter("a" + a);
+            try (org.peft4j.api.backend.Scope s = b.scope()) {
+                sum += bert.forward(subIds.get(a), subMasks.get(a), null).slice(0, 0, 1).sum(false).item();
+            }
+        }
+        return sum;
+    }
+
+    @TearDown
+    public void tearDown() {
+        b.close();
+    }
+}

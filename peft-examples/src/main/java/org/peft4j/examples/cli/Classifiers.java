@@ -1,0 +1,51 @@
+package org.peft4j.examples.cli;
+
+import org.peft4j.api.Peft;
+import org.peft4j.api.PeftModel;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.Parameter;
+import org.peft4j.api.io.AdapterFiles;
+import org.peft4j.api.io.HostTensor;
+import org.peft4j.models.PretrainedEncoder;
+import org.peft4j.models.bert.BertForSequenceClassification;
+
+/** Builds the classifier a command works on: a model, its head, and an optional adapter. */
+final class Classifiers {
+    private Classifiers() {
+    }
+
+    /**
+     * A classifier ready for inference.
+     *
+     * @param net the model
+     * @param peft the adapter wrapper, or null without an adapter
+     * @param count trainable (adapter) and total parameters
+     */
+    record Loaded(BertForSequenceClassification net, PeftModel peft, PeftModel.ParameterCount count) {
+    }
+
+    /**
+     * The model with {@code adapter} loaded as {@code default}. The number of labels comes from
+     * the adapter's saved head, else the model folder's head, else {@code dataLabels}.
+     */
+    static Loaded load(PretrainedEncoder encoder, Backend backend, AdapterFiles.Loaded adapter, int dataLabels) {
+        int labels = encoder.headLabels() > 0 ? encoder.headLabels() : dataLabels;
+        if (adapter != null) {
+            for (var e : adapter.tensors().entrySet()) {
+                if (e.getKey().endsWith(".classifier.weight")) {
+                    HostTensor head = e.getValue();
+                    labels = (int) head.shape()[0];
+                }
+            }
+        }
+        BertForSequenceClassification net = encoder.classifier(backend, labels, 42);
+        if (adapter == null) {
+            long n = net.namedParameters().values().stream().mapToLong(Parameter::numel).sum();
+            return new Loaded(net, null, new PeftModel.ParameterCount(0, n));
+        }
+        PeftModel peft = new PeftModel(net, Peft.registry(), 42);
+        peft.loadAdapter("default", adapter);
+        net.setTraining(false);
+        return new Loaded(net, peft, peft.parameterCount());
+    }
+}

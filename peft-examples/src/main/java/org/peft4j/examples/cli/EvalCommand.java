@@ -1,0 +1,69 @@
+package org.peft4j.examples.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.peft4j.api.Peft;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.io.AdapterFiles;
+import org.peft4j.models.PretrainedEncoder;
+import org.peft4j.models.data.TextDataset;
+import org.peft4j.models.task.TextClassifier;
+import org.peft4j.models.text.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code peft eval}: accuracy and loss of a classifier on a labelled file: the model with an
+ * adapter folder, or a model folder with its own head (merged or fully fine-tuned).
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a classifier (model plus adapter, or a merged model folder) on a labelled file.")
+final class EvalCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    DataOptions dataOptions;
+
+    @Option(names = "--adapter", description = "Adapter folder written by 'peft train' or HF PEFT (omit for a merged model folder)")
+    Path adapter;
+
+    @Option(names = "--eval", defaultValue = "data/sst2/dev.tsv", description = "Evaluation data. Default: ${DEFAULT-VALUE}")
+    Path eval;
+
+    @Option(names = "--batch-size", defaultValue = "64")
+    int batchSize;
+
+    @Option(names = "--max-length", defaultValue = "64", description = "Longest token sequence. Default: ${DEFAULT-VALUE}")
+    int maxLength;
+
+    @Override
+    public Integer call() {
+        if (adapter != null) {
+            ModelOptions.requireAdapterDir(adapter, "--adapter");
+        }
+        TextDataset data = dataOptions.read(eval, "--eval");
+        String backendName = modelOptions.backendName();
+        PretrainedEncoder encoder = modelOptions.encoder();
+        AdapterFiles.Loaded loaded = adapter == null ? null : AdapterFiles.load(adapter, Peft.registry());
+        try (Backend b = Peft.backend(backendName); Tokenizer tokenizer = encoder.tokenizer()) {
+            Classifiers.Loaded model = Classifiers.load(encoder, b, loaded, data.numLabels());
+            TextClassifier classifier = new TextClassifier(model.net(), tokenizer, maxLength);
+            long start = System.nanoTime();
+            TextClassifier.Evaluation ev = classifier.evaluate(data.examples(), batchSize);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            new Report().put("model", encoder.name()).put("backend", b.name())
+                    .put("method", loaded == null ? "none" : loaded.config().peftType())
+                    .evaluation(ev, seconds).parameters(model.count())
+                    .put("train_seconds", 0.0).put("examples_per_second", ev.examples() / seconds)
+                    .print(spec.commandLine().getOut());
+        }
+        return 0;
+    }
+}

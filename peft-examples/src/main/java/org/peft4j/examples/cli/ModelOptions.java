@@ -1,0 +1,43 @@
+package org.peft4j.examples.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.peft4j.api.Peft;
+import org.peft4j.api.io.AdapterFiles;
+import org.peft4j.models.PretrainedEncoder;
+import picocli.CommandLine.Option;
+
+/** The flags every model command shares: which model, which backend. */
+final class ModelOptions {
+    @Option(names = "--model", defaultValue = "minilm",
+            description = "'minilm' (bundled all-MiniLM-L6-v2) or a Hugging Face model folder. Default: ${DEFAULT-VALUE}")
+    String model;
+
+    @Option(names = "--backend", description = "Tensor backend (djl, nd4j). Default: system property peft.backend or djl")
+    String backend;
+
+    /** The backend name to use, checked against the installed ones. */
+    String backendName() {
+        String name = backend == null ? Peft.defaultBackendName() : backend;
+        Peft.registry().backend(name); // unknown: fails listing the installed backends
+        return name;
+    }
+
+    /** The model, loaded from the bundled artifact or a folder. */
+    PretrainedEncoder encoder() {
+        return PretrainedEncoder.load(model);
+    }
+
+    static void requireFile(Path file, String flag) {
+        if (!Files.isRegularFile(file)) {
+            throw new PeftCli.UsageException(flag + " file not found: " + file);
+        }
+    }
+
+    static void requireAdapterDir(Path dir, String flag) {
+        if (!Files.isRegularFile(dir.resolve(AdapterFiles.CONFIG_FILE))) {
+            throw new PeftCli.UsageException(flag + " " + dir + " is not an adapter folder (no "
+                    + AdapterFiles.CONFIG_FILE + ")");
+        }
+    }
+}
