@@ -2,6 +2,7 @@ package org.peft4j.adapter;
 
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.peft4j.api.PeftException;
@@ -11,6 +12,7 @@ import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.api.nn.LayerNorm;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.ModuleDict;
+import org.peft4j.api.nn.RowAdapters;
 
 /**
  * An {@link InsertionPoint} holding bottleneck adapters, put where the model's plain insertion
@@ -23,7 +25,8 @@ import org.peft4j.api.nn.ModuleDict;
  * <li>in series (Houlsby, Pfeiffer): {@code y = y + scaling * up(act(down(LN(y))))};</li>
  * <li>in parallel: {@code y = y + scaling * up(act(down(x)))}.</li>
  * </ul>
- * The up-projection starts at zero, so a new adapter leaves the output unchanged.
+ * The up-projection starts at zero, so a new adapter leaves the output unchanged. Inside
+ * {@link RowAdapters#with} each row goes through its own adapter only (mixed-adapter batches).
  */
 public final class BottleneckLayer extends InsertionPoint {
     private final Map<String, Settings> settings = new LinkedHashMap<>();
@@ -103,20 +106,36 @@ public final class BottleneckLayer extends InsertionPoint {
 
     @Override
     public Tensor forward(Tensor sublayerInput, Tensor sublayerOutput) {
+        RowAdapters rows = RowAdapters.current();
+        if (rows != null) {
+            // one adapter per row: hand each group of rows both tensors, side by side on the last axis
+            int last = sublayerOutput.rank() - 1;
+            long in = sublayerInput.size(last);
+            long width = in + sublayerOutput.size(last);
+            Tensor both = backend().concat(List.of(sublayerInput, sublayerOutput), last);
+            return rows.apply(sublayerOutput, both, (name, sub) -> settings.containsKey(name)
+                    ? delta(name, sub.slice(last, 0, in), sub.slice(last, in, width))
+                    : null);
+        }
         Tensor y = sublayerOutput;
         for (String name : active) {
-            Settings s = settings.get(name);
-            Tensor h;
-            if (s.parallel()) {
-                h = sublayerInput;
-            } else {
-                h = normBefore().contains(name) ? normBefore().child(name, LayerNorm.class).forward(y) : y;
-            }
-            Tensor z = activation(down().child(name, Linear.class).forward(h), s.nonLinearity());
-            Tensor delta = up().child(name, Linear.class).forward(z);
-            y = y.add(s.scaling() == 1f ? delta : delta.mul(s.scaling()));
+            y = y.add(delta(name, sublayerInput, y));
         }
         return y;
+    }
+
+    /** What adapter {@code name} adds to sub-layer output {@code y}, given the sub-layer's input {@code x}. */
+    private Tensor delta(String name, Tensor x, Tensor y) {
+        Settings s = settings.get(name);
+        Tensor h;
+        if (s.parallel()) {
+            h = x;
+        } else {
+            h = normBefore().contains(name) ? normBefore().child(name, LayerNorm.class).forward(y) : y;
+        }
+        Tensor z = activation(down().child(name, Linear.class).forward(h), s.nonLinearity());
+        Tensor out = up().child(name, Linear.class).forward(z);
+        return s.scaling() == 1f ? out : out.mul(s.scaling());
     }
 
     static Tensor activation(Tensor x, String name) {

@@ -184,6 +184,12 @@ public final class BottleneckTuner implements Tuner {
         });
     }
 
+    /** Bottleneck layers route rows by {@link org.peft4j.api.nn.RowAdapters}: one batch may mix adapters. */
+    @Override
+    public boolean supportsMixedBatches() {
+        return true;
+    }
+
     @Override
     public void merge(Module model, String adapterName) {
         throw new PeftException("bottleneck adapters cannot be merged into the base weights (adapter '" + adapterName

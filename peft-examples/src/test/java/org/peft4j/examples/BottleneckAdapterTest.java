@@ -189,4 +189,18 @@ class BottleneckAdapterTest {
             assertThat(Reference.maxAbsDiff(TinyBert.out(m), base)).isLessThan(1e-6f);
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void aMixedBatchRoutesEachRowThroughItsOwnAdapter(String name) {
+        try (Backend b = Peft.backend(name)) {
+            PeftModel m = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
+            // a: Houlsby in series with its LayerNorm; b: parallel beside the FFN
+            m.addAdapter("a", BottleneckConfig.builder("houlsby").bottleneckSize(M).build());
+            m.addAdapter("b", BottleneckConfig.builder("parallel").bottleneckSize(M).build());
+            TinyBert.randomize(m, "a", 21);
+            TinyBert.randomize(m, "b", 41);
+            TinyBert.assertMixedBatchMatchesSingleAdapters(m);
+        }
+    }
 }

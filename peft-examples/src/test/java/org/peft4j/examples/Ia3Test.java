@@ -185,4 +185,18 @@ class Ia3Test {
             });
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void aMixedBatchRoutesEachRowThroughItsOwnAdapter(String name) {
+        try (Backend b = Peft.backend(name)) {
+            PeftModel m = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
+            m.addAdapter("a", config(true));
+            m.addAdapter("b", Ia3Config.builder().targetModules("query", "output.dense").feedforwardModules("output.dense")
+                    .build());
+            TinyBert.randomize(m, "a", 21);
+            TinyBert.randomize(m, "b", 41);
+            TinyBert.assertMixedBatchMatchesSingleAdapters(m);
+        }
+    }
 }

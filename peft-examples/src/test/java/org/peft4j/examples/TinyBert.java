@@ -84,4 +84,39 @@ final class TinyBert {
         m.model().namedParameters().forEach((n, p) -> out.put(n, p.value().toFloatArray()));
         return out;
     }
+    /** Sets every parameter of the adapter (not the head) to small random values, so it changes the output. */
+    static void randomize(PeftModel m, String adapter, long seed) {
+        long[] s = {seed};
+        m.adapterState(adapter).forEach((k, p) -> {
+            if (!k.startsWith("base_model.model.classifier.")) {
+                float[] v = Reference.randoms((int) p.numel(), s[0]++);
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = 1f + 0.5f * v[i];
+                }
+                p.set(m.model().backend().fromFloats(v, p.value().shape()));
+            }
+        });
+    }
+
+    /** Mixed-adapter batch rows equal each row run with only its adapter active (or none for __base__). */
+    static void assertMixedBatchMatchesSingleAdapters(PeftModel m) {
+        m.setAdapter("a");
+        float[] a = out(m);
+        m.setAdapter("b");
+        float[] b = out(m);
+        float[] base;
+        try (var off = m.disableAdapter()) {
+            base = out(m);
+        }
+        java.util.List<String> route = java.util.List.of("a", "b", org.peft4j.api.nn.RowAdapters.BASE, "a");
+        float[] mixed = m.withRowAdapters(route, () -> out(m));
+        float[][] expected = {a, b, base, a};
+        for (int row = 0; row < 4; row++) {
+            for (int c = 0; c < 2; c++) {
+                org.assertj.core.api.Assertions.assertThat(Math.abs(mixed[row * 2 + c] - expected[row][row * 2 + c]))
+                        .as("row " + row + " (" + route.get(row) + ")").isLessThan(1e-5f);
+            }
+        }
+        org.assertj.core.api.Assertions.assertThat(Reference.maxAbsDiff(a, b)).isGreaterThan(1e-4f);
+    }
 }

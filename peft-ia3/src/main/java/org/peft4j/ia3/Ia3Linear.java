@@ -9,12 +9,14 @@ import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
+import org.peft4j.api.nn.RowAdapters;
 
 /**
  * A linear layer with IA3 scaling vectors, laid out as HF PEFT's {@code ia3.Linear}: children
  * {@code base_layer} and {@code ia3_l}, which holds one parameter per adapter. A feed-forward layer
  * scales its input, {@code base(x * l)} with l of shape (1, in); any other layer scales its output,
- * {@code base(x) * l} with l of shape (out, 1). Active adapters multiply.
+ * {@code base(x) * l} with l of shape (out, 1). Active adapters multiply. Inside
+ * {@link RowAdapters#with} each row goes through its own adapter only (mixed-adapter batches).
  */
 public final class Ia3Linear extends Module implements LinearLayer {
     private final boolean feedforward;
@@ -149,6 +151,10 @@ public final class Ia3Linear extends Module implements LinearLayer {
 
     @Override
     public Tensor forward(Tensor x) {
+        RowAdapters rows = RowAdapters.current();
+        if (rows != null) {
+            return mixedForward(rows, x);
+        }
         Tensor scale = null;
         for (String name : active) {
             if (merged.contains(name)) {
@@ -164,6 +170,24 @@ public final class Ia3Linear extends Module implements LinearLayer {
             return baseLayer().forward(x.mul(scale.reshape(inFeatures())));
         }
         return baseLayer().forward(x).mul(scale.reshape(outFeatures()));
+    }
+
+    /**
+     * One adapter per row, written as an addition to the base output: for output scaling
+     * {@code base * l = base + base * (l - 1)}; for input scaling
+     * {@code W (x * l) + b = base + W (x * (l - 1))}.
+     */
+    private Tensor mixedForward(RowAdapters rows, Tensor x) {
+        Tensor base = baseLayer().forward(x);
+        if (feedforward) {
+            Tensor w = baseLayer().weight().value();
+            return rows.apply(base, x, (name, sub) -> contains(name)
+                    ? sub.mul(vector(name).value().reshape(inFeatures()).sub(1f)).linear(w, null)
+                    : null);
+        }
+        return rows.apply(base, base, (name, sub) -> contains(name)
+                ? sub.mul(vector(name).value().reshape(outFeatures()).sub(1f))
+                : null);
     }
 
     @Override
