@@ -30,7 +30,8 @@ import org.peft4j.api.tuner.TargetSpec;
  *     size in) instead of their output (size out); a list must be a subset of a listed
  *     {@code target_modules}
  * @param initIa3Weights start the vectors at one (a no-op); false draws them from N(0, 1) as HF does
- * @param fanInFanOut whether the targets store weights (in, out); only false is supported
+ * @param fanInFanOut whether the HF model stores the targets' weights (in, out); peft4j always holds
+ *     (out, in), so the flag is kept for the file and changes nothing
  * @param modulesToSave modules trained in full and saved with the adapter
  * @param taskType HF task type, or null
  * @param baseModelNameOrPath base model id, or null

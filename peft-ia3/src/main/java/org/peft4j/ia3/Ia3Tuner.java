@@ -44,8 +44,9 @@ public final class Ia3Tuner implements Tuner {
             throw new PeftException("IA3 needs an Ia3Config, got " + config.getClass().getSimpleName());
         }
         if (cfg.fanInFanOut()) {
-            throw new PeftException("fan_in_fan_out=true is not supported: peft4j linear layers store (out, in); "
-                    + "set fan_in_fan_out to false");
+            // HF sets it for layers stored (in, out), as GPT-2's Conv1D; peft4j models load every linear
+            // layer as (out, in), and ia3_l's shape depends only on in and out, so nothing changes
+            LOG.info("fan_in_fan_out=true: peft4j stores every linear weight as (out, in), so the flag changes nothing");
         }
         List<String> targets = context.selector().select(model, cfg.targetSpec(), m -> m instanceof LinearLayer);
         Backend backend = context.backend();
