@@ -50,9 +50,19 @@ public final class PeftModel {
      * @param seed seeds adapter initialisation, so a seed gives the same adapter on every backend
      */
     public PeftModel(Module model, PeftRegistry registry, long seed) {
+        this(model, registry, seed, null);
+    }
+
+    /**
+     * Wraps {@code model} with its tokenizer, which methods initialised from text use (prompt
+     * tuning with {@code prompt_tuning_init: TEXT}).
+     *
+     * @param tokenizer text to token ids, special tokens included; may be null
+     */
+    public PeftModel(Module model, PeftRegistry registry, long seed, java.util.function.Function<String, long[]> tokenizer) {
         this.model = model;
         this.registry = registry;
-        this.context = new TunerContext(model.backend(), TargetSelector.standard(), new Init(seed));
+        this.context = new TunerContext(model.backend(), TargetSelector.standard(), new Init(seed), tokenizer);
         model.setTrainable(false);
     }
 

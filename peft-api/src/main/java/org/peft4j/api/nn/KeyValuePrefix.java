@@ -24,5 +24,17 @@ public interface KeyValuePrefix {
     interface Attention {
         /** Sets or clears (with null) the prefix used by later forward passes. */
         void setPrefix(KeyValuePrefix prefix);
+
+        /** The prefix in use, or null. */
+        KeyValuePrefix prefix();
+
+        /** Index of this layer in the model, from 0, as passed to {@link KeyValuePrefix#keysAndValues}. */
+        int layerIndex();
+
+        /** Attention heads whose keys and values a prefix supplies. */
+        int heads();
+
+        /** Width of one head. */
+        long headDim();
     }
 }

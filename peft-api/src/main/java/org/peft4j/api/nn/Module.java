@@ -59,6 +59,19 @@ public abstract class Module {
         return children.remove(name);
     }
 
+    /**
+     * Attaches a module to this one from outside, for methods that add whole modules to a model
+     * (the prompt encoders of prompt learning, under {@code prompt_encoder}); the name must be new.
+     */
+    public <M extends Module> M attach(String name, M module) {
+        return register(name, module);
+    }
+
+    /** Detaches a module {@link #attach attached} under {@code name}; returns it, or null when absent. */
+    public Module detach(String name) {
+        return removeChild(name);
+    }
+
     /** The direct child called {@code name}, cast to the expected type. */
     public <M> M child(String name, Class<M> type) {
         Module m = children.get(name);

@@ -20,6 +20,9 @@ public interface PromptPrefix {
         /** Sets or clears (with null) the prompt used by later forward passes. */
         void setPrompt(PromptPrefix prompt);
 
+        /** The prompt in use, or null. */
+        PromptPrefix prompt();
+
         /** Embeds token ids with the model's own word embeddings: (..., hidden). */
         Tensor embedTokens(Tensor ids);
     }

@@ -9,6 +9,27 @@ import org.peft4j.api.nn.Init;
  * @param backend where new tensors are made
  * @param selector resolves target specs to module paths
  * @param init seeded initialisation, identical across backends
+ * @param tokenizer the model's tokenizer (text to ids), or null when the caller has none
  */
-public record TunerContext(Backend backend, TargetSelector selector, Init init) {
+public record TunerContext(Backend backend, TargetSelector selector, Init init,
+        java.util.function.Function<String, long[]> tokenizer) {
+
+    /** A context without a tokenizer. */
+    public TunerContext(Backend backend, TargetSelector selector, Init init) {
+        this(backend, selector, init, null);
+    }
+
+    /**
+     * The token ids of {@code text} as the model's tokenizer makes them (special tokens included),
+     * for methods initialised from text (prompt tuning's {@code TEXT} init).
+     *
+     * @throws org.peft4j.api.PeftException when the model was wrapped without a tokenizer
+     */
+    public long[] tokenize(String text) {
+        if (tokenizer == null) {
+            throw new org.peft4j.api.PeftException("this method needs the model's tokenizer to initialise from text; "
+                    + "create the PeftModel with PeftModel(model, registry, seed, tokenizer)");
+        }
+        return tokenizer.apply(text);
+    }
 }

@@ -37,7 +37,7 @@ public final class BertEmbeddings extends Module implements PromptPrefix.Embeddi
         this.prompt = prompt;
     }
 
-    /** The prompt in use, or null. */
+    @Override
     public PromptPrefix prompt() {
         return prompt;
     }

@@ -36,6 +36,26 @@ public final class BertSelfAttention extends Module implements KeyValuePrefix.At
         this.prefix = prefix;
     }
 
+    @Override
+    public KeyValuePrefix prefix() {
+        return prefix;
+    }
+
+    @Override
+    public int layerIndex() {
+        return layerIndex;
+    }
+
+    @Override
+    public int heads() {
+        return heads;
+    }
+
+    @Override
+    public long headDim() {
+        return headDim;
+    }
+
     /**
      * @param h hidden states (batch, seq, hidden)
      * @param keyMask 1 for real tokens, 0 for padding: (batch, seq), float
