@@ -1,0 +1,54 @@
+package org.peft4j.ia3;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.config.PeftJson;
+import org.peft4j.api.config.TargetModules;
+
+class Ia3ConfigTest {
+
+    private static Ia3Config parse(String json) {
+        return PeftJson.bind(PeftJson.parseObject(json), Ia3Config.class);
+    }
+
+    @Test
+    void missingKeysTakeHuggingFaceDefaults() {
+        Ia3Config c = parse("{\"peft_type\":\"IA3\",\"target_modules\":[\"key\",\"value\"]}");
+        assertThat(c.initIa3Weights()).isTrue();
+        assertThat(c.fanInFanOut()).isFalse();
+        assertThat(c.feedforwardModules()).isEqualTo(TargetModules.names());
+        assertThat(c.modulesToSave()).isEmpty();
+    }
+
+    @Test
+    void roundTripKeepsUnknownKeysAndHfNames() {
+        String json = "{\"peft_type\":\"IA3\",\"target_modules\":[\"key\",\"value\",\"output.dense\"],"
+                + "\"feedforward_modules\":[\"output.dense\"],\"init_ia3_weights\":false,\"task_type\":\"SEQ_CLS\","
+                + "\"modules_to_save\":[\"classifier\"],\"future_key\":{\"a\":1}}";
+        Ia3Config c = parse(json);
+        String written = PeftJson.write(c);
+        ObjectNode back = PeftJson.parseObject(written);
+        assertThat(back.get("peft_type").asText()).isEqualTo("IA3");
+        assertThat(back.get("feedforward_modules").toString()).isEqualTo("[\"output.dense\"]");
+        assertThat(back.get("init_ia3_weights").asBoolean()).isFalse();
+        assertThat(back.get("fan_in_fan_out").asBoolean()).isFalse();
+        assertThat(back.get("future_key").toString()).isEqualTo("{\"a\":1}");
+        assertThat(back.has("extras")).isFalse();
+        assertThat(parse(written)).isEqualTo(c);
+    }
+
+    @Test
+    void badValuesAreClearErrors() {
+        assertThatThrownBy(() -> parse("{\"peft_type\":\"IA3\"}")).isInstanceOf(PeftException.class)
+                .hasMessageContaining("target_modules is required").hasMessageContaining("output.dense");
+        assertThatThrownBy(() -> parse("{\"target_modules\":[\"key\"],\"feedforward_modules\":[\"output.dense\"]}"))
+                .isInstanceOf(PeftException.class).hasMessageContaining("subset")
+                .hasMessageContaining("[output.dense]");
+        assertThatThrownBy(() -> parse("{\"target_modules\":[\"key\"],\"init_ia3_weights\":\"ones\"}"))
+                .isInstanceOf(PeftException.class).hasMessageContaining("Ia3Config");
+    }
+}
