@@ -19,7 +19,8 @@ final class MethodConfigs {
     }
 
     /** CLI method names that differ from their peft_type. */
-    private static final Map<String, String> ALIASES = Map.of("ADAPTER", "BOTTLENECK");
+    private static final Map<String, String> ALIASES = Map.of("ADAPTER", "BOTTLENECK", "PREFIX", "PREFIX_TUNING",
+            "PROMPT", "PROMPT_TUNING");
 
     /** The peft_type a CLI method name stands for: {@code adapter} is {@code BOTTLENECK}, else the name in capitals. */
     static String peftType(String method) {
@@ -47,6 +48,12 @@ final class MethodConfigs {
             // Pfeiffer: one adapter after each feed-forward sub-layer, bottleneck 384 / 16 = 24 on MiniLM;
             // only the preset is set, so --set config=houlsby|parallel brings that preset's own defaults
             n.put("config", "pfeiffer");
+        } else if (type.equals("PROMPT_TUNING") || type.equals("P_TUNING") || type.equals("PREFIX_TUNING")) {
+            n.put("num_virtual_tokens", 20);
+            if (type.equals("P_TUNING")) {
+                n.put("encoder_reparameterization_type", "MLP");
+                n.put("encoder_hidden_size", 128);
+            }
         } else if (type.equals("IA3")) {
             // HF PEFT's default mapping for BERT
             n.putArray("target_modules").add("key").add("value").add("output.dense");
@@ -65,6 +72,9 @@ final class MethodConfigs {
         return switch (type) {
             case "FULL" -> 5e-5f;
             case "IA3" -> 5e-3f;
+            // soft prompts and prefixes move slowly at LoRA's rate (HF's examples use 1e-2 to 3e-2)
+            case "PROMPT_TUNING" -> 3e-2f;
+            case "P_TUNING", "PREFIX_TUNING" -> 1e-2f;
             default -> 1e-3f;
         };
     }

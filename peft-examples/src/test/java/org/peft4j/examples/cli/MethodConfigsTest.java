@@ -40,4 +40,15 @@ class MethodConfigsTest {
         assertThatThrownBy(() -> MethodConfigs.build("ia3", Map.of("feedforward_modules", "[\"query\"]")))
                 .isInstanceOf(PeftException.class).hasMessageContaining("subset");
     }
+
+    @Test
+    void promptLearningMethodsHaveTwentyVirtualTokensAndTheirOwnRates() {
+        assertThat(MethodConfigs.build("prompt", Map.of())).isInstanceOf(org.peft4j.prompt.PromptTuningConfig.class)
+                .extracting(c -> ((org.peft4j.prompt.PromptTuningConfig) c).numVirtualTokens()).isEqualTo(20);
+        assertThat(MethodConfigs.build("p_tuning", Map.of())).isInstanceOf(org.peft4j.prompt.PromptEncoderConfig.class);
+        assertThat(MethodConfigs.build("prefix", Map.of())).isInstanceOf(org.peft4j.prefix.PrefixTuningConfig.class)
+                .extracting(PeftConfig::modulesToSave).isEqualTo(java.util.List.of("classifier"));
+        assertThat(MethodConfigs.defaultLearningRate("prompt")).isEqualTo(3e-2f);
+        assertThat(MethodConfigs.defaultLearningRate("prefix")).isEqualTo(1e-2f);
+    }
 }
