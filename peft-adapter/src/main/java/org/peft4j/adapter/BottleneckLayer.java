@@ -36,8 +36,8 @@ public final class BottleneckLayer extends InsertionPoint {
     record Settings(String nonLinearity, float scaling, boolean parallel) {
     }
 
-    BottleneckLayer(Backend backend) {
-        super(backend);
+    BottleneckLayer(Backend backend, long inputSize, long outputSize) {
+        super(backend, inputSize, outputSize);
         register("adapter_down", new ModuleDict(backend));
         register("adapter_up", new ModuleDict(backend));
         register("adapter_norm_before", new ModuleDict(backend));

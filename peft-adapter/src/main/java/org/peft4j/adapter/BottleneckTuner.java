@@ -13,7 +13,6 @@ import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.api.nn.LayerNorm;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
 import org.peft4j.api.tuner.TargetSpec;
@@ -30,8 +29,8 @@ import org.slf4j.LoggerFactory;
  * follows the attention sub-layer ({@code mh_adapter}); every other one follows the feed-forward
  * sub-layer ({@code output_adapter}). The layer index used by {@code leave_out} is the number after
  * {@code layer}, {@code layers}, {@code h}, {@code block} or {@code blocks} in the path. The sizes
- * come from the linear layer beside the insertion point (in BERT, {@code dense}): d is its output
- * size and, for parallel adapters, the down-projection reads its input size.
+ * come from the insertion point: d is the sub-layer's output width and, for parallel adapters,
+ * the down-projection reads the sub-layer's input.
  *
  * <p>File names below {@code base_model.model.}: {@code <insertion point path>.adapter_down.weight}
  * (m x in), {@code .adapter_down.bias} (m), {@code .adapter_up.weight} (d x m),
@@ -81,26 +80,24 @@ public final class BottleneckTuner implements Tuner {
                     + "); insertion points of the model: " + hooks);
         }
         // check every target before changing the model, so a config that does not fit leaves it as it was
-        Map<String, LinearLayer> sizes = new LinkedHashMap<>();
         for (String path : targets) {
             Module current = model.find(path);
             if (!(current instanceof BottleneckLayer) && current.getClass() != InsertionPoint.class) {
                 throw new PeftException("insertion point '" + path + "' is already taken by a "
                         + current.getClass().getSimpleName() + "; delete that adapter first");
             }
-            sizes.put(path, linearBeside(model, path));
         }
         Backend backend = context.backend();
         for (String path : targets) {
-            LinearLayer beside = sizes.get(path);
-            long d = beside.outFeatures();
-            long in = cfg.isParallel() ? beside.inFeatures() : d;
+            InsertionPoint point = (InsertionPoint) model.find(path);
+            long d = point.outputSize();
+            long in = cfg.isParallel() ? point.inputSize() : d;
             int m = cfg.bottleneckSize(d);
             BottleneckLayer layer;
-            if (model.find(path) instanceof BottleneckLayer existing) {
+            if (point instanceof BottleneckLayer existing) {
                 layer = existing;
             } else {
-                layer = new BottleneckLayer(backend);
+                layer = new BottleneckLayer(backend, point.inputSize(), d);
                 model.replace(path, layer);
             }
             // down: PyTorch's Linear init (kaiming-uniform weight); up: zero, so the adapter starts as a no-op
@@ -125,23 +122,6 @@ public final class BottleneckTuner implements Tuner {
     static Integer layerIndex(String path) {
         Matcher m = LAYER.matcher(path);
         return m.find() ? Integer.valueOf(m.group(1)) : null;
-    }
-
-    private static LinearLayer linearBeside(Module model, String path) {
-        int dot = path.lastIndexOf('.');
-        Module parent = dot < 0 ? model : model.find(path.substring(0, dot));
-        List<LinearLayer> linears = new ArrayList<>();
-        parent.children().values().forEach(c -> {
-            if (c instanceof LinearLayer l) {
-                linears.add(l);
-            }
-        });
-        if (linears.size() != 1) {
-            throw new PeftException("cannot size the adapter at '" + path + "': its parent should hold exactly one "
-                    + "linear layer (the sub-layer's projection), it holds " + linears.size() + " among "
-                    + parent.children().keySet());
-        }
-        return linears.get(0);
     }
 
     @Override
@@ -179,7 +159,7 @@ public final class BottleneckTuner implements Tuner {
         layers.forEach((path, layer) -> {
             layer.remove(adapterName);
             if (!layer.hasAdapters()) {
-                model.replace(path, new InsertionPoint(layer.backend()));
+                model.replace(path, new InsertionPoint(layer.backend(), layer.inputSize(), layer.outputSize()));
             }
         });
     }

@@ -1,6 +1,7 @@
 package org.peft4j.api;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -92,11 +93,9 @@ public final class PeftModel {
                 throw new PeftException("adapter '" + name + "' already exists; adapters: " + adapters.keySet());
             }
             Tuner tuner = registry.tuner(config.peftType());
-            for (String path : config.modulesToSave()) {
-                model.find(path); // a missing module fails here, before anything is injected
-            }
+            List<String> saved = modulesToSave(config); // a missing module fails here, before anything is injected
             tuner.inject(model, config, name, context);
-            for (String path : config.modulesToSave()) {
+            for (String path : saved) {
                 model.find(path).setTrainable(true);
             }
             adapters.put(name, config);
@@ -149,8 +148,26 @@ public final class PeftModel {
     private Map<String, Parameter> modulesToSaveState(Tuner tuner, String name) {
         Map<String, Parameter> out = new LinkedHashMap<>();
         String prefix = tuner.isPromptLearning() ? "base_model." : "base_model.model.";
-        for (String path : config(name).modulesToSave()) {
+        for (String path : modulesToSave(config(name))) {
             model.find(path).namedParameters().forEach((k, v) -> out.put(prefix + path + "." + k, v));
+        }
+        return out;
+    }
+
+    /**
+     * The module paths {@code modules_to_save} names, matched as HF does: a module whose path is
+     * an entry or ends with {@code "." + entry}.
+     */
+    private List<String> modulesToSave(PeftConfig config) {
+        List<String> out = new ArrayList<>();
+        for (String entry : config.modulesToSave()) {
+            List<String> matches = model.namedModules().keySet().stream()
+                    .filter(p -> p.equals(entry) || p.endsWith("." + entry)).toList();
+            if (matches.isEmpty()) {
+                throw new PeftException("modules_to_save entry '" + entry + "' matches no module of the "
+                        + model.getClass().getSimpleName() + "; its top-level modules: " + model.children().keySet());
+            }
+            matches.stream().filter(p -> !out.contains(p)).forEach(out::add);
         }
         return out;
     }
@@ -306,8 +323,8 @@ public final class PeftModel {
             active.remove(name);
             merged.remove(name);
             Set<String> stillSaved = new java.util.HashSet<>();
-            adapters.values().forEach(c -> stillSaved.addAll(c.modulesToSave()));
-            for (String path : removed.modulesToSave()) {
+            adapters.values().forEach(c -> stillSaved.addAll(modulesToSave(c)));
+            for (String path : modulesToSave(removed)) {
                 if (!stillSaved.contains(path)) {
                     model.find(path).setTrainable(false);
                 }

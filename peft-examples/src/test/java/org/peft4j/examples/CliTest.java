@@ -122,6 +122,18 @@ class CliTest {
     }
 
     @Test
+    void generateWithAGpt2FolderPrintsWhatTheLibraryGenerates(@TempDir Path tmp) {
+        Path model = org.peft4j.testkit.TinyGpt2.write(tmp.resolve("gpt2"), org.peft4j.testkit.TinyGpt2.weights(4));
+        String[] g = run("generate", "--model", model.toString(), "--ids", "1,7,23", "--max-new-tokens", "6");
+        assertThat(g[0]).as(g[2]).isEqualTo("0");
+        long[] expected;
+        try (org.peft4j.api.backend.Backend b = org.peft4j.api.Peft.backend("djl")) {
+            expected = org.peft4j.models.PretrainedDecoder.load(b, model).generate(new long[] {1, 7, 23}, 6, -1);
+        }
+        assertThat(g[1].strip()).isEqualTo(java.util.Arrays.toString(expected).replace(" ", ""));
+    }
+
+    @Test
     void missingFilesAndUnknownNamesAreOneLineWithExitCode2(@TempDir Path tmp) {
         for (String[] args : List.of(
                 new String[] {"train", "--train", tmp.resolve("nope.tsv").toString()},

@@ -173,6 +173,7 @@ public record LoraConfig(
         private InitLoraWeights init = InitLoraWeights.DEFAULT;
         private boolean rslora;
         private boolean dora;
+        private boolean fanInFanOut;
         private TaskType taskType;
 
         public Builder r(int value) {
@@ -226,6 +227,15 @@ public record LoraConfig(
             return this;
         }
 
+        /**
+         * Marks targets that store weights (in, out), GPT-2's Conv1D; HF PEFT sets it for them.
+         * Our models hold every projection as (out, in), so it changes only the saved config.
+         */
+        public Builder fanInFanOut(boolean value) {
+            this.fanInFanOut = value;
+            return this;
+        }
+
         public Builder taskType(TaskType value) {
             this.taskType = value;
             return this;
@@ -233,7 +243,7 @@ public record LoraConfig(
 
         public LoraConfig build() {
             return new LoraConfig(r, alpha, dropout, target, null, null, null, bias, modulesToSave, init, rslora,
-                    dora, null, null, false, taskType, null, null, false, null);
+                    dora, null, null, fanInFanOut, taskType, null, null, false, null);
         }
     }
 }

@@ -64,6 +64,29 @@ public final class WeightMap {
         return t.to(backend);
     }
 
+    /**
+     * A linear weight stored as GPT-2's {@code Conv1D} does, (in, out), returned in our layout
+     * (out, in).
+     */
+    public Tensor takeTransposed(String name, long in, long out) {
+        if (weights == null) {
+            return take(name, out, in);
+        }
+        HostTensor t = weights.get(prefix + name);
+        if (t == null || !Arrays.equals(t.shape(), new long[] {in, out})) {
+            return take(name, in, out); // names the problem
+        }
+        used.add(prefix + name);
+        float[] src = t.data();
+        float[] dst = new float[src.length];
+        for (int i = 0; i < in; i++) {
+            for (int o = 0; o < out; o++) {
+                dst[(int) (o * in + i)] = src[(int) (i * out + o)];
+            }
+        }
+        return new HostTensor(new long[] {out, in}, dst).to(backend);
+    }
+
     /** Whether a tensor called {@code name} exists (always false for random weights). */
     public boolean has(String name) {
         return weights != null && weights.containsKey(prefix + name);

@@ -109,6 +109,15 @@ public interface Tensor {
         return mul(0.5f).mul(div((float) Math.sqrt(2.0)).erf().add(1f));
     }
 
+    /**
+     * GELU's tanh approximation, {@code 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))}: GPT-2's
+     * {@code gelu_new}, PyTorch's {@code gelu(approximate="tanh")}.
+     */
+    default Tensor geluTanh() {
+        Tensor inner = add(mul(this).mul(this).mul(0.044715f)).mul((float) Math.sqrt(2.0 / Math.PI));
+        return mul(0.5f).mul(inner.tanh().add(1f));
+    }
+
     /** SiLU / swish, {@code x * sigmoid(x)}. */
     default Tensor silu() {
         return mul(sigmoid());

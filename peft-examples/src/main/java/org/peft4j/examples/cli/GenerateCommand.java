@@ -9,7 +9,8 @@ import java.util.concurrent.Callable;
 import org.peft4j.api.Peft;
 import org.peft4j.api.PeftModel;
 import org.peft4j.api.backend.Backend;
-import org.peft4j.models.llama.LlamaForCausalLM;
+import org.peft4j.models.PretrainedDecoder;
+import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.text.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,18 +18,18 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code peft generate}: greedy continuation from a LLaMA-architecture Hugging Face folder
+ * {@code peft generate}: greedy continuation from a GPT-2 or LLaMA Hugging Face folder
  * ({@code config.json}, {@code model.safetensors}, and {@code tokenizer.json} for text), with an
  * optional adapter. Prints the generated ids as a JSON array last, after the text when there is a
  * tokenizer.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Greedy generation with a LLaMA-architecture model folder (and an optional adapter).")
+        description = "Greedy generation with a GPT-2 or LLaMA model folder (and an optional adapter).")
 final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Hugging Face LLaMA folder (config.json, model.safetensors)")
+    @Option(names = "--model", required = true, description = "Hugging Face GPT-2 or LLaMA folder (config.json, model.safetensors)")
     Path model;
 
     @Option(names = "--backend", description = "Tensor backend (djl, nd4j). Default: system property peft.backend or djl")
@@ -72,11 +73,11 @@ final class GenerateCommand implements Callable<Integer> {
         String name = backend == null ? Peft.defaultBackendName() : backend;
         Peft.registry().backend(name);
         try (Backend b = Peft.backend(name)) {
-            LlamaForCausalLM lm = LlamaForCausalLM.load(b, model);
+            CausalLM lm = PretrainedDecoder.load(b, model);
             if (adapter != null) {
                 new PeftModel(lm, Peft.registry(), 42).loadAdapter("default", adapter);
             }
-            long[] input = prompt != null ? tokenizer.encode(List.of(prompt), lm.config().maxPositionEmbeddings()).ids(0)
+            long[] input = prompt != null ? tokenizer.encode(List.of(prompt), lm.maxPositions()).ids(0)
                     : ids.stream().mapToLong(Long::longValue).toArray();
             long[] generated = lm.generate(input, maxNewTokens, eosId);
             if (tokenizer != null) {

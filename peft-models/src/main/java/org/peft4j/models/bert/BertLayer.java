@@ -37,7 +37,7 @@ public final class BertLayer extends Module {
         d.put("dense", linear(w, path + ".dense", in, out));
         d.put("LayerNorm", new LayerNorm(w.backend(), w.take(path + ".LayerNorm.weight", out),
                 w.take(path + ".LayerNorm.bias", out), (float) c.layerNormEps()));
-        d.put("adapter", new InsertionPoint(w.backend()));
+        d.put("adapter", new InsertionPoint(w.backend(), in, out));
         return d;
     }
 

@@ -1,17 +1,20 @@
 package org.peft4j.models.llama;
 
 import java.util.List;
-import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.api.nn.KeyValuePrefix;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.models.WeightMap;
+import org.peft4j.models.decoder.CausalAttention;
+import org.peft4j.models.decoder.KvCache;
 
 /**
  * Causal grouped-query self-attention with rotary position embeddings, HF's module names
- * {@code q_proj}, {@code k_proj}, {@code v_proj}, {@code o_proj} (no biases). Accepts a
+ * {@code q_proj}, {@code k_proj}, {@code v_proj}, {@code o_proj} (no biases), and the
+ * {@link InsertionPoint} {@code adapter} that the layer applies to this sub-layer's output. Accepts a
  * {@link KeyValuePrefix}: prefix keys and values come before the cached and new ones and are
  * visible to every position.
  */
@@ -30,6 +33,7 @@ public final class LlamaAttention extends Module implements KeyValuePrefix.Atten
         register("k_proj", linear(w, path + ".k_proj", h, kv));
         register("v_proj", linear(w, path + ".v_proj", h, kv));
         register("o_proj", linear(w, path + ".o_proj", h, h));
+        register("adapter", new InsertionPoint(w.backend(), h, h));
     }
 
     static Linear linear(WeightMap w, String path, long in, long out) {
@@ -69,34 +73,13 @@ public final class LlamaAttention extends Module implements KeyValuePrefix.Atten
      * @param cache keys and values of earlier positions, or null
      */
     Tensor forward(Tensor x, Tensor[] rope, Tensor mask, KvCache cache) {
-        Backend b = backend();
-        long batch = x.size(0);
-        long seq = x.size(1);
-        int heads = config.numAttentionHeads();
-        int kvHeads = config.numKeyValueHeads();
         long d = config.headDim();
-        Tensor q = rotate(split(child("q_proj", LinearLayer.class).forward(x), batch, seq, heads, d), rope);
-        Tensor k = rotate(split(child("k_proj", LinearLayer.class).forward(x), batch, seq, kvHeads, d), rope);
-        Tensor v = split(child("v_proj", LinearLayer.class).forward(x), batch, seq, kvHeads, d);
-        if (cache != null) {
-            Tensor[] full = cache.append(layerIndex, k, v);
-            k = full[0];
-            v = full[1];
-        }
-        if (prefix != null) {
-            Tensor[] kv = prefix.keysAndValues(layerIndex, batch);
-            k = b.concat(List.of(kv[0], k), 2);
-            v = b.concat(List.of(kv[1], v), 2);
-        }
-        k = repeatHeads(k, heads / kvHeads);
-        v = repeatHeads(v, heads / kvHeads);
-        Tensor scores = q.matmul(k.transposeLast2()).mul((float) (1.0 / Math.sqrt(d))).add(mask);
-        Tensor context = scores.softmax(-1).matmul(v).permute(0, 2, 1, 3).reshape(batch, seq, heads * d);
+        Tensor q = rotate(CausalAttention.splitHeads(child("q_proj", LinearLayer.class).forward(x), config.numAttentionHeads(), d), rope);
+        Tensor k = rotate(CausalAttention.splitHeads(child("k_proj", LinearLayer.class).forward(x), config.numKeyValueHeads(), d), rope);
+        Tensor v = CausalAttention.splitHeads(child("v_proj", LinearLayer.class).forward(x), config.numKeyValueHeads(), d);
+        Tensor context = CausalAttention.attend(q, k, v, layerIndex, cache, prefix, mask, (float) (1.0 / Math.sqrt(d)),
+                0f, false);
         return child("o_proj", LinearLayer.class).forward(context);
-    }
-
-    private static Tensor split(Tensor x, long batch, long seq, int heads, long d) {
-        return x.reshape(batch, seq, heads, d).permute(0, 2, 1, 3);
     }
 
     /** HF's rotate_half convention: x * cos + concat(-x2, x1) * sin. */
@@ -106,15 +89,5 @@ public final class LlamaAttention extends Module implements KeyValuePrefix.Atten
         Tensor x2 = x.slice(3, d / 2, d);
         Tensor rotated = x.backend().concat(List.of(x2.neg(), x1), 3);
         return x.mul(rope[0]).add(rotated.mul(rope[1]));
-    }
-
-    /** (batch, kv heads, len, d) to (batch, kv heads * groups, len, d), each kv head serving {@code groups} query heads. */
-    private static Tensor repeatHeads(Tensor x, int groups) {
-        if (groups == 1) {
-            return x;
-        }
-        long[] s = x.shape();
-        Tensor expanded = x.reshape(s[0], s[1], 1, s[2], s[3]).add(x.backend().zeros(1, 1, groups, 1, 1));
-        return expanded.reshape(s[0], s[1] * groups, s[2], s[3]);
     }
 }

@@ -50,14 +50,14 @@ class BertModelTest {
             float[] base = bert.forward(ids, mask, null).toFloatArray();
 
             // an insertion point replaced by one that adds 1 changes the output
-            bert.find("encoder.layer.1.output").replaceChild("adapter", new InsertionPoint(b) {
+            bert.find("encoder.layer.1.output").replaceChild("adapter", new InsertionPoint(b, 1536, 384) {
                 @Override
                 public Tensor forward(Tensor in, Tensor out) {
                     return out.add(1f);
                 }
             });
             assertThat(bert.forward(ids, mask, null).toFloatArray()).isNotEqualTo(base);
-            bert.find("encoder.layer.1.output").replaceChild("adapter", new InsertionPoint(b));
+            bert.find("encoder.layer.1.output").replaceChild("adapter", new InsertionPoint(b, 1536, 384));
             assertThat(bert.forward(ids, mask, null).toFloatArray()).containsExactly(base);
 
             // a key/value prefix of 3 positions on layer 0

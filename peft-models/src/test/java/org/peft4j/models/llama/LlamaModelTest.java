@@ -16,6 +16,7 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.io.HostTensor;
+import org.peft4j.models.decoder.KvCache;
 import org.peft4j.testkit.TinyLlama;
 
 /** The LLaMA decoder on a tiny random model written as an HF folder: causality, KV cache, backends, generate. */

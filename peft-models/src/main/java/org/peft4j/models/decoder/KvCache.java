@@ -1,4 +1,4 @@
-package org.peft4j.models.llama;
+package org.peft4j.models.decoder;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -27,12 +27,9 @@ public final class KvCache implements AutoCloseable {
         return length;
     }
 
-    Tensor[] get(int layer) {
-        return layers.get(layer);
-    }
 
     /** Appends a layer's new keys and values; returns the full ones. */
-    Tensor[] append(int layer, Tensor k, Tensor v) {
+    public Tensor[] append(int layer, Tensor k, Tensor v) {
         Tensor[] kv = layers.get(layer);
         Tensor[] full = kv[0] == null ? new Tensor[] {k, v}
                 : new Tensor[] {backend.concat(List.of(kv[0], k), 2), backend.concat(List.of(kv[1], v), 2)};
@@ -46,7 +43,7 @@ public final class KvCache implements AutoCloseable {
      * Appends the new positions' attention mask (batch, seq) to the cached one; returns the mask
      * over every cached and new position, (batch, length + seq).
      */
-    long[] appendMask(long[] mask, long batch) {
+    public long[] appendMask(long[] mask, long batch) {
         long seq = mask.length / batch;
         long[] out = new long[(int) (batch * (length + seq))];
         for (int r = 0; r < batch; r++) {
@@ -58,7 +55,7 @@ public final class KvCache implements AutoCloseable {
     }
 
     /** Called once per forward pass, after every layer appended {@code added} positions. */
-    void advance(long added) {
+    public void advance(long added) {
         length += added;
     }
 

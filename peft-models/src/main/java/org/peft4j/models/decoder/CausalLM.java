@@ -1,0 +1,127 @@
+package org.peft4j.models.decoder;
+
+import java.util.Arrays;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.Scope;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.nn.Module;
+
+/**
+ * A decoder-only causal language model: logits over a {@link KvCache}, next-token loss and greedy
+ * generation. Architectures (LLaMA, GPT-2) supply the forward pass; the rest is shared.
+ */
+public abstract class CausalLM extends Module {
+
+    protected CausalLM(Backend backend) {
+        super(backend);
+    }
+
+    /**
+     * Logits for the new positions.
+     *
+     * @param ids (batch, seq) INT64
+     * @param attentionMask (batch * seq) 1 for tokens, 0 for padding; null for all tokens
+     * @param cache earlier positions' keys and values, extended by this call; or null
+     * @return (batch, virtual + seq, vocab); virtual is a soft prompt's length on the first pass, else 0
+     */
+    public abstract Tensor forward(Tensor ids, long[] attentionMask, KvCache cache);
+
+    /** Decoder layers (one cache entry each). */
+    public abstract int numLayers();
+
+    /** Rows of the output vocabulary. */
+    public abstract int vocabSize();
+
+    /** The longest sequence the model takes, prompt and cache included. */
+    public abstract int maxPositions();
+
+    /** An empty cache for this model; close it when done. */
+    public KvCache newCache() {
+        return new KvCache(backend(), numLayers());
+    }
+
+    /**
+     * Mean next-token cross-entropy: position t predicts token t + 1; targets that are padding
+     * (mask 0) do not count. Virtual prompt positions are skipped.
+     *
+     * @param ids (batch, seq) INT64
+     * @param attentionMask (batch * seq), or null for all tokens
+     */
+    public Tensor loss(Tensor ids, long[] attentionMask) {
+        long batch = ids.size(0);
+        long seq = ids.size(1);
+        long[] tokens = ids.toLongArray();
+        Tensor logits = forward(ids, attentionMask, null);
+        long virtual = logits.size(1) - seq;
+        int vocab = vocabSize();
+        long rows = batch * (seq - 1);
+        Tensor logProbs = logits.slice(1, virtual, virtual + seq - 1).reshape(rows, vocab).logSoftmax(-1);
+        float[] pick = new float[(int) (rows * vocab)];
+        int counted = 0;
+        for (int r = 0; r < batch; r++) {
+            for (int t = 0; t < seq - 1; t++) {
+                int target = (int) (r * seq + t + 1);
+                if (attentionMask == null || attentionMask[target] != 0) {
+                    long token = tokens[target];
+                    if (token < 0 || token >= vocab) {
+                        throw new PeftException("token id " + token + " is outside the vocabulary of " + vocab);
+                    }
+                    pick[(int) ((r * (seq - 1) + t) * vocab + token)] = 1f;
+                    counted++;
+                }
+            }
+        }
+        if (counted == 0) {
+            throw new PeftException("no target tokens: sequences need at least two unpadded tokens");
+        }
+        return logProbs.mul(backend().fromFloats(pick, rows, vocab)).sum(false).mul(-1f / counted);
+    }
+
+    /**
+     * Greedy decoding: feeds {@code prompt} once, then one token at a time through a KV cache,
+     * until {@code maxNewTokens} or {@code eosId}.
+     *
+     * @param eosId stop after generating this id, or -1 for none
+     * @return the generated ids (without the prompt)
+     */
+    public long[] generate(long[] prompt, int maxNewTokens, long eosId) {
+        if (prompt.length == 0 || maxNewTokens < 0) {
+            throw new PeftException("generate needs a non-empty prompt and maxNewTokens >= 0, got " + prompt.length
+                    + " tokens and " + maxNewTokens);
+        }
+        boolean wasTraining = isTraining();
+        setTraining(false);
+        long[] out = new long[maxNewTokens];
+        int produced = 0;
+        try (KvCache cache = newCache()) {
+            long[] next = prompt;
+            while (produced < maxNewTokens) {
+                long token;
+                try (Scope s = backend().scope()) {
+                    Tensor logits = forward(backend().fromLongs(next, 1, next.length), null, cache);
+                    long last = logits.size(1) - 1;
+                    token = argmax(logits.slice(1, last, last + 1).toFloatArray());
+                }
+                out[produced++] = token;
+                if (token == eosId) {
+                    break;
+                }
+                next = new long[] {token};
+            }
+        } finally {
+            setTraining(wasTraining);
+        }
+        return Arrays.copyOf(out, produced);
+    }
+
+    private static long argmax(float[] row) {
+        int best = 0;
+        for (int i = 1; i < row.length; i++) {
+            if (row[i] > row[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}
