@@ -39,6 +39,10 @@ public class MixedBatchBench {
     @Param({"djl", "nd4j"})
     public String backend;
 
+    /** Tokens per row: 64 (compute-bound on CPU) or 16 (short requests, where per-call cost shows). */
+    @Param({"64", "16"})
+    public int tokens;
+
     private Backend b;
     private BertModel bert;
     private PeftModel peft;
@@ -61,8 +65,8 @@ public class MixedBatchBench {
                 route.add("a" + a);
             }
         }
-        ids = b.keep(MiniLmBatch.idsTensor(b));
-        mask = b.keep(MiniLmBatch.mask(b));
+        ids = b.keep(MiniLmBatch.idsTensor(b).slice(1, 0, tokens));
+        mask = b.keep(MiniLmBatch.mask(b).slice(1, 0, tokens));
         for (int a = 0; a < ADAPTERS; a++) {
             subIds.add(b.keep(ids.slice(0, a * rows, (a + 1) * rows)));
             subMasks.add(b.keep(mask.slice(0, a * rows, (a + 1) * rows)));
