@@ -128,7 +128,9 @@ class CliTest {
         assertThat(g[0]).as(g[2]).isEqualTo("0");
         long[] expected;
         try (org.peft4j.api.backend.Backend b = org.peft4j.api.Peft.backend("djl")) {
-            expected = org.peft4j.models.PretrainedDecoder.load(b, model).generate(new long[] {1, 7, 23}, 6, -1);
+            // without --eos-id the CLI stops at the config's eos_token_id, as the library does
+            org.peft4j.models.decoder.CausalLM lm = org.peft4j.models.PretrainedDecoder.load(b, model);
+            expected = lm.generate(new long[] {1, 7, 23}, 6, lm.eosTokenIds());
         }
         assertThat(g[1].strip()).isEqualTo(java.util.Arrays.toString(expected).replace(" ", ""));
     }

@@ -47,8 +47,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", defaultValue = "20")
     int maxNewTokens;
 
-    @Option(names = "--eos-id", defaultValue = "-1", description = "Stop after this id (-1: never)")
-    long eosId;
+    @Option(names = "--eos-id", description = "Stop after this id (-1: never). Default: the config's eos_token_id")
+    Long eosId;
 
     @Override
     public Integer call() {
@@ -79,7 +79,8 @@ final class GenerateCommand implements Callable<Integer> {
             }
             long[] input = prompt != null ? tokenizer.encode(List.of(prompt), lm.maxPositions()).ids(0)
                     : ids.stream().mapToLong(Long::longValue).toArray();
-            long[] generated = lm.generate(input, maxNewTokens, eosId);
+            long[] generated = eosId == null ? lm.generate(input, maxNewTokens, lm.eosTokenIds())
+                    : lm.generate(input, maxNewTokens, eosId);
             if (tokenizer != null) {
                 out.println(tokenizer.decode(generated));
             }

@@ -1,6 +1,8 @@
 package org.peft4j.models.decoder;
 
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
@@ -35,6 +37,9 @@ public abstract class CausalLM extends Module {
 
     /** The longest sequence the model takes, prompt and cache included. */
     public abstract int maxPositions();
+
+    /** The config's {@code eos_token_id}s, where generation stops by default; empty when it names none. */
+    public abstract List<Long> eosTokenIds();
 
     /** An empty cache for this model; close it when done. */
     public KvCache newCache() {
@@ -79,13 +84,22 @@ public abstract class CausalLM extends Module {
     }
 
     /**
-     * Greedy decoding: feeds {@code prompt} once, then one token at a time through a KV cache,
-     * until {@code maxNewTokens} or {@code eosId}.
+     * Greedy decoding until {@code maxNewTokens} or {@code eosId}.
      *
      * @param eosId stop after generating this id, or -1 for none
      * @return the generated ids (without the prompt)
      */
     public long[] generate(long[] prompt, int maxNewTokens, long eosId) {
+        return generate(prompt, maxNewTokens, eosId < 0 ? List.of() : List.of(eosId));
+    }
+
+    /**
+     * Greedy decoding: feeds {@code prompt} once, then one token at a time through a KV cache,
+     * until {@code maxNewTokens} or one of {@code stopIds} (for example {@link #eosTokenIds()}).
+     *
+     * @return the generated ids (without the prompt), the stop id included
+     */
+    public long[] generate(long[] prompt, int maxNewTokens, Collection<Long> stopIds) {
         if (prompt.length == 0 || maxNewTokens < 0) {
             throw new PeftException("generate needs a non-empty prompt and maxNewTokens >= 0, got " + prompt.length
                     + " tokens and " + maxNewTokens);
@@ -104,7 +118,7 @@ public abstract class CausalLM extends Module {
                     token = argmax(logits.slice(1, last, last + 1).toFloatArray());
                 }
                 out[produced++] = token;
-                if (token == eosId) {
+                if (stopIds.contains(token)) {
                     break;
                 }
                 next = new long[] {token};

@@ -1,5 +1,6 @@
 package org.peft4j.models.gpt2;
 
+import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
@@ -23,6 +24,7 @@ import org.peft4j.api.PeftException;
  * @param scaleAttnWeights divide scores by sqrt(head width)
  * @param scaleAttnByInverseLayerIdx also divide scores by layer index + 1
  * @param tieWordEmbeddings the LM head reuses the token embeddings
+ * @param eosTokenId end-of-sequence ids (one or a list; empty when absent)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record Gpt2Config(
@@ -39,12 +41,15 @@ public record Gpt2Config(
         @JsonProperty("attn_pdrop") Double attnPdrop,
         @JsonProperty("scale_attn_weights") Boolean scaleAttnWeights,
         @JsonProperty("scale_attn_by_inverse_layer_idx") Boolean scaleAttnByInverseLayerIdx,
-        @JsonProperty("tie_word_embeddings") Boolean tieWordEmbeddings) {
+        @JsonProperty("tie_word_embeddings") Boolean tieWordEmbeddings,
+        @JsonProperty("eos_token_id") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
+        List<Long> eosTokenId) {
 
     /** Activations this decoder implements. */
     public static final List<String> ACTIVATIONS = List.of("gelu_new", "gelu_pytorch_tanh", "gelu", "relu");
 
     public Gpt2Config {
+        eosTokenId = eosTokenId == null ? List.of() : List.copyOf(eosTokenId);
         nInner = nInner == null ? 4 * nEmbd : nInner;
         activationFunction = activationFunction == null ? "gelu_new" : activationFunction;
         layerNormEpsilon = layerNormEpsilon == null ? 1e-5 : layerNormEpsilon;

@@ -1,5 +1,6 @@
 package org.peft4j.models.gpt2;
 
+import java.util.List;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Embedding;
 import org.peft4j.api.nn.Linear;
@@ -57,6 +58,11 @@ public final class Gpt2LMHeadModel extends CausalLM {
     @Override
     public int vocabSize() {
         return config.vocabSize();
+    }
+
+    @Override
+    public List<Long> eosTokenIds() {
+        return config.eosTokenId();
     }
 
     @Override

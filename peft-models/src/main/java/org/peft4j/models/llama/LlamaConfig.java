@@ -1,7 +1,9 @@
 package org.peft4j.models.llama;
 
+import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
 import org.peft4j.api.PeftException;
 
 /**
@@ -18,6 +20,7 @@ import org.peft4j.api.PeftException;
  * @param ropeTheta rotary base
  * @param tieWordEmbeddings whether the LM head reuses the token embeddings
  * @param hiddenAct MLP activation ({@code silu} only)
+ * @param eosTokenId end-of-sequence ids (one or a list; empty when absent)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record LlamaConfig(
@@ -31,9 +34,12 @@ public record LlamaConfig(
         @JsonProperty("rms_norm_eps") Double rmsNormEps,
         @JsonProperty("rope_theta") Double ropeTheta,
         @JsonProperty("tie_word_embeddings") Boolean tieWordEmbeddings,
-        @JsonProperty("hidden_act") String hiddenAct) {
+        @JsonProperty("hidden_act") String hiddenAct,
+        @JsonProperty("eos_token_id") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
+        List<Long> eosTokenId) {
 
     public LlamaConfig {
+        eosTokenId = eosTokenId == null ? List.of() : List.copyOf(eosTokenId);
         numKeyValueHeads = numKeyValueHeads == null ? numAttentionHeads : numKeyValueHeads;
         rmsNormEps = rmsNormEps == null ? 1e-6 : rmsNormEps;
         ropeTheta = ropeTheta == null ? 10000.0 : ropeTheta;

@@ -1,6 +1,7 @@
 package org.peft4j.models.llama;
 
 import java.nio.file.Path;
+import java.util.List;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
@@ -68,6 +69,11 @@ public final class LlamaForCausalLM extends CausalLM {
     @Override
     public int vocabSize() {
         return config.vocabSize();
+    }
+
+    @Override
+    public List<Long> eosTokenIds() {
+        return config.eosTokenId();
     }
 
     @Override

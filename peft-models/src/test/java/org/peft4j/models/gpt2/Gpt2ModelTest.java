@@ -140,6 +140,22 @@ class Gpt2ModelTest {
     }
 
     @Test
+    void generationStopsAtTheConfigsEndOfSequenceIds() throws IOException {
+        Path folder = TinyGpt2.write(dir.resolve("m"), TinyGpt2.weights(6));
+        try (Backend b = Peft.backend("djl")) {
+            CausalLM m = PretrainedDecoder.load(b, folder);
+            assertThat(m.eosTokenIds()).containsExactly(0L);
+            long[] free = m.generate(new long[] {1, 7, 23}, 5, -1);
+            assertThat(free).hasSize(5);
+            // the first generated token as the stop id: generation ends right after it
+            assertThat(m.generate(new long[] {1, 7, 23}, 5, java.util.List.of(free[0]))).containsExactly(free[0]);
+
+            Files.writeString(folder.resolve("config.json"), TinyGpt2.CONFIG.replace("\"eos_token_id\": 0", "\"eos_token_id\": [5, 9]"));
+            assertThat(PretrainedDecoder.load(b, folder).eosTokenIds()).containsExactly(5L, 9L);
+        }
+    }
+
+    @Test
     void badFoldersAndInputsFailClearly() throws IOException {
         Path folder = TinyGpt2.write(dir.resolve("m"), TinyGpt2.weights(5));
         try (Backend b = Peft.backend("djl"); Scope s = b.scope()) {
