@@ -62,7 +62,8 @@ public abstract class CausalLM extends Module {
         int vocab = vocabSize();
         long rows = batch * (seq - 1);
         Tensor logProbs = logits.slice(1, virtual, virtual + seq - 1).reshape(rows, vocab).logSoftmax(-1);
-        float[] pick = new float[(int) (rows * vocab)];
+        // pick each counted target's log-probability by its flat index: no (rows x vocab) one-hot on the host
+        long[] picks = new long[(int) rows];
         int counted = 0;
         for (int r = 0; r < batch; r++) {
             for (int t = 0; t < seq - 1; t++) {
@@ -72,15 +73,15 @@ public abstract class CausalLM extends Module {
                     if (token < 0 || token >= vocab) {
                         throw new PeftException("token id " + token + " is outside the vocabulary of " + vocab);
                     }
-                    pick[(int) ((r * (seq - 1) + t) * vocab + token)] = 1f;
-                    counted++;
+                    picks[counted++] = (r * (seq - 1) + t) * (long) vocab + token;
                 }
             }
         }
         if (counted == 0) {
             throw new PeftException("no target tokens: sequences need at least two unpadded tokens");
         }
-        return logProbs.mul(backend().fromFloats(pick, rows, vocab)).sum(false).mul(-1f / counted);
+        Tensor picked = logProbs.reshape(rows * vocab, 1).gather(backend().fromLongs(Arrays.copyOf(picks, counted), counted));
+        return picked.sum(false).mul(-1f / counted);
     }
 
     /**

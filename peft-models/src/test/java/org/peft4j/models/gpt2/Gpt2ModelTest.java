@@ -139,6 +139,43 @@ class Gpt2ModelTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"djl", "nd4j"})
+    void lossIsTheMeanNextTokenCrossEntropyOverUnpaddedTargets(String name) {
+        try (Backend b = Peft.backend(name); Scope s = b.scope()) {
+            CausalLM m = PretrainedDecoder.load(b, TinyGpt2.write(dir.resolve("m"), TinyGpt2.weights(7)));
+            m.setTraining(false);
+            long[] ids = {1, 7, 23, 5, 60, 12, 3, 44, 9, 31, 0, 0};
+            long[] mask = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+            float[] logits = m.forward(b.fromLongs(ids, 2, 6), mask, null).toFloatArray();
+            int v = TinyGpt2.VOCAB;
+            double sum = 0;
+            int n = 0;
+            for (int r = 0; r < 2; r++) {
+                for (int t = 0; t < 5; t++) {
+                    int target = r * 6 + t + 1;
+                    if (mask[target] == 0) {
+                        continue;
+                    }
+                    int row = (r * 6 + t) * v;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int k = 0; k < v; k++) {
+                        max = Math.max(max, logits[row + k]);
+                    }
+                    double z = 0;
+                    for (int k = 0; k < v; k++) {
+                        z += Math.exp(logits[row + k] - max);
+                    }
+                    sum -= logits[row + (int) ids[target]] - max - Math.log(z);
+                    n++;
+                }
+            }
+            assertThat(n).isEqualTo(8);
+            assertThat(m.loss(b.fromLongs(ids, 2, 6), mask).item()).isCloseTo((float) (sum / n),
+                    org.assertj.core.data.Offset.offset(1e-5f));
+        }
+    }
+
     @Test
     void generationStopsAtTheConfigsEndOfSequenceIds() throws IOException {
         Path folder = TinyGpt2.write(dir.resolve("m"), TinyGpt2.weights(6));
