@@ -28,6 +28,11 @@ public final class KvCache implements AutoCloseable {
     }
 
 
+    /** Layer {@code layer}'s cached keys and values (batch, kv heads, length, head width); nulls when empty. */
+    public Tensor[] layer(int layer) {
+        return layers.get(layer).clone();
+    }
+
     /** Appends a layer's new keys and values; returns the full ones. */
     public Tensor[] append(int layer, Tensor k, Tensor v) {
         Tensor[] kv = layers.get(layer);
