@@ -140,4 +140,63 @@ class HfAdapterFolderTest {
             }
         }
     }
+
+    /**
+     * GPT-2: HF PEFT wraps the Conv1D {@code c_attn} with {@code fan_in_fan_out = true}; its
+     * {@code lora_A} is (r x in) and {@code lora_B} (out x r) as for any layer, and merging adds
+     * {@code (alpha / r) (B A)^T} to the Conv1D weight (in x out). Loading such a folder must give
+     * the plain-Java GPT-2 forward run on those HF-merged weights.
+     */
+    @Test
+    void aGpt2Conv1dAdapterGivesTheOutputOfHfsTransposedMerge() throws Exception {
+        int embd = org.peft4j.testkit.TinyGpt2.EMBD;
+        Map<String, org.peft4j.api.io.HostTensor> weights = org.peft4j.testkit.TinyGpt2.weights(9);
+        Path model = org.peft4j.testkit.TinyGpt2.write(root.resolve("gpt2"), weights);
+        Map<String, float[]> tensors = new LinkedHashMap<>();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        Map<String, org.peft4j.api.io.HostTensor> merged = new LinkedHashMap<>(weights);
+        for (int layer = 0; layer < 2; layer++) {
+            String path = "base_model.model.transformer.h." + layer + ".attn.c_attn";
+            float[] a = Reference.randoms(R * embd, 20 + layer);
+            float[] b = Reference.randoms(3 * embd * R, 30 + layer);
+            tensors.put(path + ".lora_A.weight", a);
+            tensors.put(path + ".lora_B.weight", b);
+            shapes.put(path + ".lora_A.weight", new long[] {R, embd});
+            shapes.put(path + ".lora_B.weight", new long[] {3 * embd, R});
+            String conv = "h." + layer + ".attn.c_attn.weight";
+            float[] w = merged.get(conv).data().clone();
+            for (int i = 0; i < embd; i++) {
+                for (int o = 0; o < 3 * embd; o++) {
+                    float delta = 0;
+                    for (int k = 0; k < R; k++) {
+                        delta += b[o * R + k] * a[k * embd + i];
+                    }
+                    w[i * 3 * embd + o] += ALPHA / R * delta;
+                }
+            }
+            merged.put(conv, new org.peft4j.api.io.HostTensor(new long[] {embd, 3 * embd}, w));
+        }
+        Path dir = root.resolve("gpt2-adapter");
+        Files.createDirectories(dir);
+        Files.write(dir.resolve("adapter_model.safetensors"), safetensors(tensors, shapes));
+        Files.writeString(dir.resolve("adapter_config.json"), CONFIG.replace("\"fan_in_fan_out\": false", "\"fan_in_fan_out\": true")
+                .replace("[\"fc1\"]", "[\"c_attn\"]").replace("\"task_type\": null", "\"task_type\": \"CAUSAL_LM\""));
+
+        long[] ids = {1, 7, 23, 5, 60, 12, 3};
+        float[] expected = new org.peft4j.testkit.Gpt2Reference(merged, embd, org.peft4j.testkit.TinyGpt2.HEADS, 2).logits(ids);
+        for (String name : new String[] {"djl", "nd4j"}) {
+            try (Backend be = Peft.backend(name); Scope s = be.scope()) {
+                org.peft4j.models.decoder.CausalLM lm = org.peft4j.models.PretrainedDecoder.load(be, model);
+                lm.setTraining(false);
+                PeftModel peft = new PeftModel(lm, Peft.registry(), 1);
+                peft.loadAdapter("default", dir);
+                assertThat(((LoraConfig) peft.config("default")).fanInFanOut()).isTrue();
+                float[] unmerged = lm.forward(be.fromLongs(ids, 1, ids.length), null, null).toFloatArray();
+                assertThat(Reference.maxAbsDiff(unmerged, expected)).as(name).isLessThan(1e-4f);
+                peft.merge("default");
+                float[] afterMerge = lm.forward(be.fromLongs(ids, 1, ids.length), null, null).toFloatArray();
+                assertThat(Reference.maxAbsDiff(afterMerge, expected)).as(name + " merged").isLessThan(1e-4f);
+            }
+        }
+    }
 }

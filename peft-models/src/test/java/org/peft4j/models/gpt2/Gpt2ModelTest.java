@@ -21,6 +21,7 @@ import org.peft4j.api.io.HostTensor;
 import org.peft4j.models.PretrainedDecoder;
 import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.decoder.KvCache;
+import org.peft4j.testkit.Gpt2Reference;
 import org.peft4j.testkit.TinyGpt2;
 
 /**

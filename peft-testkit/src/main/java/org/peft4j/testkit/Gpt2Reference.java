@@ -1,4 +1,4 @@
-package org.peft4j.models.gpt2;
+package org.peft4j.testkit;
 
 import java.util.Map;
 import org.peft4j.api.io.HostTensor;
@@ -6,15 +6,16 @@ import org.peft4j.api.io.HostTensor;
 /**
  * GPT-2's forward pass written out in plain Java loops from HF's {@code modeling_gpt2}, straight
  * from the checkpoint's tensors (Conv1D layout: y = x W + b with W (in, out)); the oracle for the
- * tensor implementation. One unpadded sequence, tied LM head, gelu_new.
+ * tensor implementation. One unpadded sequence, tied LM head, gelu_new; names as
+ * {@link TinyGpt2} writes them.
  */
-final class Gpt2Reference {
+public final class Gpt2Reference {
     private final Map<String, HostTensor> w;
     private final int embd;
     private final int heads;
     private final int layers;
 
-    Gpt2Reference(Map<String, HostTensor> weights, int embd, int heads, int layers) {
+    public Gpt2Reference(Map<String, HostTensor> weights, int embd, int heads, int layers) {
         this.w = weights;
         this.embd = embd;
         this.heads = heads;
@@ -22,7 +23,7 @@ final class Gpt2Reference {
     }
 
     /** Logits (seq * vocab). */
-    float[] logits(long[] ids) {
+    public float[] logits(long[] ids) {
         int seq = ids.length;
         float[][] h = new float[seq][embd];
         float[] wte = w.get("wte.weight").data();
