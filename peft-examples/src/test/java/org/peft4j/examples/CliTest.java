@@ -136,6 +136,48 @@ class CliTest {
     }
 
     @Test
+    void trainLmTunesAGpt2FolderOnTextsAndTheAdapterGenerates(@TempDir Path tmp) throws Exception {
+        Path model = org.peft4j.testkit.TinyGpt2.write(tmp.resolve("gpt2"), org.peft4j.testkit.TinyGpt2.weights(4));
+        org.peft4j.testkit.TinyGpt2.writeTokenizer(model);
+        // a tiny regular language: the model can learn which word follows which
+        String[] subjects = {"the film", "the movie", "the story", "the acting"};
+        String[] verdicts = {"is very good", "was quite bad", "is too long", "was so funny"};
+        List<String> lines = new java.util.ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            lines.add(subjects[i % 4] + " " + verdicts[(i / 4) % 4] + " and i loved it");
+        }
+        Path train = Files.write(tmp.resolve("train.txt"), lines);
+        Path eval = Files.write(tmp.resolve("eval.txt"), lines.subList(0, 16));
+        double[] evalLoss = new double[2];
+        int[] steps = {1, 40};
+        for (int i = 0; i < 2; i++) {
+            Path out = tmp.resolve("adapter" + i);
+            String[] r = run("train-lm", "--model", model.toString(), "--train", train.toString(), "--eval", eval.toString(),
+                    "--out", out.toString(), "--epochs", "5", "--max-steps", Integer.toString(steps[i]), "--batch-size", "8",
+                    "--lr", "1e-2", "--max-length", "16");
+            assertThat(r[0]).as(r[2]).isEqualTo("0");
+            JsonNode report = PeftJson.mapper().readTree(r[1].strip().lines().reduce((a, b) -> b).orElseThrow());
+            assertThat(report.get("method").asText()).isEqualTo("LORA");
+            assertThat(report.get("model_type").asText()).isEqualTo("gpt2");
+            assertThat(report.get("train_steps").asInt()).isEqualTo(steps[i]);
+            assertThat(report.get("perplexity").asDouble()).isEqualTo(Math.exp(report.get("eval_loss").asDouble()),
+                    org.assertj.core.data.Offset.offset(1e-2 * report.get("perplexity").asDouble()));
+            evalLoss[i] = report.get("eval_loss").asDouble();
+            JsonNode config = PeftJson.mapper().readTree(out.resolve("adapter_config.json").toFile());
+            assertThat(config.get("task_type").asText()).isEqualTo("CAUSAL_LM");
+            assertThat(config.get("fan_in_fan_out").asBoolean()).isTrue();
+            assertThat(Safetensors.read(out.resolve("adapter_model.safetensors")).keySet())
+                    .contains("base_model.model.transformer.h.0.attn.c_attn.lora_A.weight");
+        }
+        assertThat(evalLoss[1]).isLessThan(evalLoss[0] - 0.5);
+        String[] g = run("generate", "--model", model.toString(), "--adapter", tmp.resolve("adapter1").toString(),
+                "--prompt", "the film", "--max-new-tokens", "4", "--eos-id", "-1");
+        assertThat(g[0]).as(g[2]).isEqualTo("0");
+        assertThat(run("train-lm", "--model", model.toString(), "--train", train.toString(), "--method", "full")[2])
+                .contains("full fine-tuning");
+    }
+
+    @Test
     void missingFilesAndUnknownNamesAreOneLineWithExitCode2(@TempDir Path tmp) {
         for (String[] args : List.of(
                 new String[] {"train", "--train", tmp.resolve("nope.tsv").toString()},

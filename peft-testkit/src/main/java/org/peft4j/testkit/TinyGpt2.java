@@ -66,6 +66,32 @@ public final class TinyGpt2 {
         return w;
     }
 
+    /** The words of {@link #writeTokenizer}'s vocabulary after {@code <|endoftext|>} (id 0), ids 1 to 63. */
+    public static final String[] WORDS = ("the a an film movie story plot acting actor actress scene scenes music "
+            + "is was are were be it this that and but or not very so too quite rather good bad great awful "
+            + "fine dull funny boring moving sweet smart silly long short slow fast best worst love hate like "
+            + "liked loved hated enjoyed i you we they one two of in").split(" ");
+
+    /**
+     * Writes a word-level {@code tokenizer.json} (whitespace pre-tokenizer) over {@link #WORDS}, the
+     * 64 ids of the tiny model; unknown words map to id 0.
+     */
+    public static void writeTokenizer(Path dir) {
+        StringBuilder vocab = new StringBuilder("\"<|endoftext|>\": 0");
+        for (int i = 0; i < WORDS.length; i++) {
+            vocab.append(", \"").append(WORDS[i]).append("\": ").append(i + 1);
+        }
+        String json = "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, \"added_tokens\": [],"
+                + " \"normalizer\": null, \"pre_tokenizer\": {\"type\": \"Whitespace\"}, \"post_processor\": null,"
+                + " \"decoder\": null, \"model\": {\"type\": \"WordLevel\", \"vocab\": {" + vocab
+                + "}, \"unk_token\": \"<|endoftext|>\"}}";
+        try {
+            Files.writeString(dir.resolve("tokenizer.json"), json);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Writes config.json and model.safetensors into {@code dir}; returns it. */
     public static Path write(Path dir, Map<String, HostTensor> weights) {
         try {

@@ -10,7 +10,7 @@ import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.config.PeftJson;
 
 /**
- * The CLI's default config for each method on a BERT classifier, as JSON with HF key names,
+ * The CLI's default config for each method on a BERT classifier or a decoder, as JSON with HF key names,
  * with {@code --set key=value} overrides applied before the registry binds it, so every
  * method (including third-party ones) is configured the same way.
  */
@@ -30,20 +30,31 @@ final class MethodConfigs {
 
     /**
      * The defaults for a CLI method name (lora, adapter, ia3, ...), or just the peft_type for
-     * unknown ones. Every method keeps the classifier head in {@code modules_to_save}.
+     * unknown ones: on the BERT classifier ({@code decoderType} null) every method keeps the head in
+     * {@code modules_to_save}; on a decoder ({@code gpt2}, {@code llama}) the targets are HF PEFT's
+     * defaults for that model type.
      */
-    static ObjectNode defaults(String method) {
+    static ObjectNode defaults(String method, String decoderType) {
         String type = peftType(method);
         ObjectNode n = PeftJson.mapper().createObjectNode();
         n.put("peft_type", type);
-        n.put("task_type", "SEQ_CLS");
-        n.putArray("modules_to_save").add("classifier");
+        n.put("task_type", decoderType == null ? "SEQ_CLS" : "CAUSAL_LM");
+        if (decoderType == null) {
+            n.putArray("modules_to_save").add("classifier");
+        }
         if (type.equals("LORA")) {
             n.put("r", 8);
             n.put("lora_alpha", 16);
             n.put("lora_dropout", 0.1);
-            // every linear layer of the encoder (HF's all-linear without the head): 0.87 on SST-2 where query,value alone reach 0.85
-            n.putArray("target_modules").add("query").add("key").add("value").add("dense");
+            if (decoderType == null) {
+                // every linear layer of the encoder (HF's all-linear without the head): 0.87 on SST-2 where query,value alone reach 0.85
+                n.putArray("target_modules").add("query").add("key").add("value").add("dense");
+            } else if (decoderType.equals("gpt2")) {
+                n.putArray("target_modules").add("c_attn");
+                n.put("fan_in_fan_out", true);
+            } else {
+                n.putArray("target_modules").add("q_proj").add("v_proj");
+            }
         } else if (type.equals("BOTTLENECK")) {
             // Pfeiffer: one adapter after each feed-forward sub-layer, bottleneck 384 / 16 = 24 on MiniLM;
             // only the preset is set, so --set config=houlsby|parallel brings that preset's own defaults
@@ -55,9 +66,12 @@ final class MethodConfigs {
                 n.put("encoder_hidden_size", 128);
             }
         } else if (type.equals("IA3")) {
-            // HF PEFT's default mapping for BERT
-            n.putArray("target_modules").add("key").add("value").add("output.dense");
-            n.putArray("feedforward_modules").add("output.dense");
+            // HF PEFT's default mapping for the model type
+            String[][] targets = decoderType == null ? new String[][] {{"key", "value", "output.dense"}, {"output.dense"}}
+                    : decoderType.equals("gpt2") ? new String[][] {{"c_attn", "mlp.c_proj"}, {"mlp.c_proj"}}
+                    : new String[][] {{"k_proj", "v_proj", "down_proj"}, {"down_proj"}};
+            java.util.Arrays.stream(targets[0]).forEach(n.putArray("target_modules")::add);
+            java.util.Arrays.stream(targets[1]).forEach(n.putArray("feedforward_modules")::add);
         }
         return n;
     }
@@ -79,10 +93,15 @@ final class MethodConfigs {
         };
     }
 
-    /** Defaults plus overrides, bound to the method's config class. */
+    /** Defaults for the BERT classifier plus overrides, bound to the method's config class. */
     static PeftConfig build(String method, Map<String, String> overrides) {
+        return build(method, null, overrides);
+    }
+
+    /** Defaults for the classifier ({@code decoderType} null) or a decoder, plus overrides, bound to the method's config class. */
+    static PeftConfig build(String method, String decoderType, Map<String, String> overrides) {
         Peft.registry().tuner(peftType(method)); // unknown method: fail listing the installed ones
-        ObjectNode n = defaults(method);
+        ObjectNode n = defaults(method, decoderType);
         overrides.forEach((k, v) -> n.set(k, parse(v)));
         return Peft.registry().parseConfig(n.toString());
     }

@@ -38,13 +38,16 @@ public final class TextDataset {
      *
      * @param textColumn the text column ({@code sentence} for SST-2)
      * @param pairColumn the second text column, or null for single texts
-     * @param labelColumn the label column
+     * @param labelColumn the label column, or null for unlabelled texts (language modelling; every label 0)
      */
     public static TextDataset read(Path file, String textColumn, String pairColumn, String labelColumn) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             if (name.endsWith(".jsonl") || name.endsWith(".json")) {
                 return new TextDataset(readJsonl(in, file, textColumn, pairColumn, labelColumn));
+            }
+            if (name.endsWith(".txt")) {
+                return new TextDataset(readLines(in, file));
             }
             if (name.endsWith(".tsv") || name.endsWith(".csv")) {
                 return new TextDataset(readDelimited(in, file, name.endsWith(".tsv") ? '\t' : ',', textColumn,
@@ -55,7 +58,7 @@ public final class TextDataset {
         } catch (IOException e) {
             throw new PeftException("cannot read data file " + file + ": " + e.getMessage(), e);
         }
-        throw new PeftException("data file " + file + " has an unknown format; use .tsv, .csv or .jsonl");
+        throw new PeftException("data file " + file + " has an unknown format; use .tsv, .csv, .jsonl or .txt (one text per line)");
     }
 
     public List<Example> examples() {
@@ -142,11 +145,27 @@ public final class TextDataset {
             }
             String t = jsonText(node, text, file, lineNo);
             String p = pair == null ? null : jsonText(node, pair, file, lineNo);
+            if (label == null) {
+                out.add(new Example(t, p, 0));
+                continue;
+            }
             JsonNode l = node.get(label);
             if (l == null || !l.canConvertToInt() || !l.isIntegralNumber() && !l.isTextual()) {
                 throw rowError(file, lineNo, "field '" + label + "' must be an integer label, got " + l);
             }
             out.add(new Example(t, p, parseLabel(l.asText(), file, lineNo)));
+        }
+        return nonEmpty(out, file);
+    }
+
+    /** A .txt file: every non-blank line is one unlabelled text. */
+    private static List<Example> readLines(BufferedReader in, Path file) throws IOException {
+        List<Example> out = new ArrayList<>();
+        String line;
+        while ((line = readLine(in)) != null) {
+            if (!line.isBlank()) {
+                out.add(new Example(line.strip(), null, 0));
+            }
         }
         return nonEmpty(out, file);
     }
@@ -174,7 +193,7 @@ public final class TextDataset {
         List<String> columns = split(header, sep, file, 1);
         int ti = column(columns, text, file);
         int pi = pair == null ? -1 : column(columns, pair, file);
-        int li = column(columns, label, file);
+        int li = label == null ? -1 : column(columns, label, file);
         List<Example> out = new ArrayList<>();
         String line;
         int lineNo = 1;
@@ -187,7 +206,8 @@ public final class TextDataset {
             if (cells.size() != columns.size()) {
                 throw rowError(file, lineNo, "has " + cells.size() + " columns, the header has " + columns.size());
             }
-            out.add(new Example(cells.get(ti), pi < 0 ? null : cells.get(pi), parseLabel(cells.get(li), file, lineNo)));
+            out.add(new Example(cells.get(ti), pi < 0 ? null : cells.get(pi),
+                    li < 0 ? 0 : parseLabel(cells.get(li), file, lineNo)));
         }
         return nonEmpty(out, file);
     }

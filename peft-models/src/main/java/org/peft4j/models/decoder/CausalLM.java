@@ -29,6 +29,9 @@ public abstract class CausalLM extends Module {
      */
     public abstract Tensor forward(Tensor ids, long[] attentionMask, KvCache cache);
 
+    /** Hugging Face's {@code model_type} for this architecture ({@code gpt2}, {@code llama}). */
+    public abstract String modelType();
+
     /** Decoder layers (one cache entry each). */
     public abstract int numLayers();
 

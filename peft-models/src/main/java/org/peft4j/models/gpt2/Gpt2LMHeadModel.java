@@ -51,6 +51,11 @@ public final class Gpt2LMHeadModel extends CausalLM {
     }
 
     @Override
+    public String modelType() {
+        return "gpt2";
+    }
+
+    @Override
     public int numLayers() {
         return config.nLayer();
     }

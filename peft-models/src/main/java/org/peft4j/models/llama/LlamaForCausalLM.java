@@ -62,6 +62,11 @@ public final class LlamaForCausalLM extends CausalLM {
     }
 
     @Override
+    public String modelType() {
+        return "llama";
+    }
+
+    @Override
     public int numLayers() {
         return config.numHiddenLayers();
     }
