@@ -22,6 +22,8 @@ import org.peft4j.api.nn.RowAdapters;
 import org.peft4j.api.registry.PeftRegistry;
 import org.peft4j.api.tuner.TargetSelector;
 import org.peft4j.api.tuner.Tuner;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.peft4j.api.tuner.TunerContext;
 
 /**
@@ -35,6 +37,7 @@ import org.peft4j.api.tuner.TunerContext;
  * single-threaded.
  */
 public final class PeftModel {
+    private static final Logger LOG = LoggerFactory.getLogger(PeftModel.class);
     private final Module model;
     private final PeftRegistry registry;
     private final TunerContext context;
@@ -93,7 +96,7 @@ public final class PeftModel {
                 throw new PeftException("adapter '" + name + "' already exists; adapters: " + adapters.keySet());
             }
             Tuner tuner = registry.tuner(config.peftType());
-            List<String> saved = modulesToSave(config); // a missing module fails here, before anything is injected
+            List<String> saved = modulesToSave(config, true); // nothing to save fails here, before anything is injected
             tuner.inject(model, config, name, context);
             for (String path : saved) {
                 model.find(path).setTrainable(true);
@@ -156,18 +159,33 @@ public final class PeftModel {
 
     /**
      * The module paths {@code modules_to_save} names, matched as HF does: a module whose path is
-     * an entry or ends with {@code "." + entry}.
+     * an entry or ends with {@code "." + entry}. Entries that match nothing are skipped with a
+     * warning, as HF PEFT skips them (its classification configs list both {@code classifier} and
+     * {@code score}); a list where no entry matches anything is an error.
      */
     private List<String> modulesToSave(PeftConfig config) {
+        return modulesToSave(config, false);
+    }
+
+    /** As {@link #modulesToSave(PeftConfig)}; {@code warn}: log the skipped entries (once, when the adapter is added). */
+    private List<String> modulesToSave(PeftConfig config, boolean warn) {
         List<String> out = new ArrayList<>();
+        List<String> unmatched = new ArrayList<>();
         for (String entry : config.modulesToSave()) {
             List<String> matches = model.namedModules().keySet().stream()
                     .filter(p -> p.equals(entry) || p.endsWith("." + entry)).toList();
             if (matches.isEmpty()) {
-                throw new PeftException("modules_to_save entry '" + entry + "' matches no module of the "
-                        + model.getClass().getSimpleName() + "; its top-level modules: " + model.children().keySet());
+                unmatched.add(entry);
             }
             matches.stream().filter(p -> !out.contains(p)).forEach(out::add);
+        }
+        if (!unmatched.isEmpty() && warn) {
+            if (out.isEmpty()) {
+                throw new PeftException("modules_to_save " + unmatched + " match no module of the "
+                        + model.getClass().getSimpleName() + "; its top-level modules: " + model.children().keySet());
+            }
+            LOG.warn("modules_to_save entries {} match no module of the {}; skipped", unmatched,
+                    model.getClass().getSimpleName());
         }
         return out;
     }

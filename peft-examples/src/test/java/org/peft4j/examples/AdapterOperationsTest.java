@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.api.Peft;
@@ -224,5 +225,26 @@ class AdapterOperationsTest {
             d[i] = merged[i] - base[i];
         }
         return d;
+    }
+
+    /**
+     * modules_to_save as HF matches it: by path suffix; an entry matching nothing (HF's
+     * classification configs list both "classifier" and "score") is skipped; a list matching
+     * nothing at all is an error naming it, and the model is left unchanged.
+     */
+    @Test
+    void modulesToSaveMatchesBySuffixAndSkipsEntriesHfAddsForOtherModels() {
+        try (Backend b = Peft.backend("djl"); Scope s = b.scope()) {
+            PeftModel m = new PeftModel(new TinyMlp(b, IN, 16, 2, 1), Peft.registry(), 3);
+            m.addAdapter("a", LoraConfig.builder().r(2).targetModules("fc1").modulesToSave("classifier", "score").build());
+            assertThat(m.model().trainableParameters().keySet()).contains("classifier.weight");
+            assertThat(m.savedState("a").keySet()).contains("base_model.model.classifier.weight")
+                    .noneMatch(k -> k.contains("score"));
+            assertThatThrownBy(() -> m.addAdapter("b", LoraConfig.builder().r(2).targetModules("fc2")
+                    .modulesToSave("score", "head").build()))
+                    .isInstanceOf(org.peft4j.api.PeftException.class).hasMessageContaining("[score, head]")
+                    .hasMessageContaining("classifier");
+            assertThat(m.adapters().keySet()).containsExactly("a");
+        }
     }
 }
