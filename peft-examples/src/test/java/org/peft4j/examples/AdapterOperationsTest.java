@@ -133,19 +133,25 @@ class AdapterOperationsTest {
         }
     }
 
+    /**
+     * In inference the adapters' A and B are stacked into one product per layer (ranks may
+     * differ); in training every layer runs the row groups one by one. Both equal row-by-row runs.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"djl", "nd4j"})
-    void aMixedAdapterBatchEqualsRunningEachRowWithItsOwnAdapter(String name) {
+    @org.junit.jupiter.params.provider.CsvSource({"djl,2,false", "djl,4,false", "djl,4,true", "nd4j,2,false", "nd4j,4,false"})
+    void aMixedAdapterBatchEqualsRunningEachRowWithItsOwnAdapter(String name, int rankB, boolean training) {
         try (Backend b = Peft.backend(name); Scope s = b.scope()) {
             int rows = 5;
-            float[] xs = Reference.randoms(rows * IN, 8);
-            PeftModel m = new PeftModel(new TinyMlp(b, IN, 16, 2, 1), Peft.registry(), 3);
+            int in = 64; // wide enough that the stacked path (K x r <= in / 4) applies
+            float[] xs = Reference.randoms(rows * in, 8);
+            PeftModel m = new PeftModel(new TinyMlp(b, in, 64, 2, 1), Peft.registry(), 3);
             m.addAdapter("a", random(4, "fc1", "fc2"));
-            m.addAdapter("b", random(2, "fc2"));
+            m.addAdapter("b", random(rankB, "fc2"));
+            m.model().setTraining(training);
             List<String> route = List.of("b", RowAdapters.BASE, "a", "b", "a");
-            float[] mixed = m.withRowAdapters(route, () -> out(m, b.fromFloats(xs, rows, IN)));
+            float[] mixed = m.withRowAdapters(route, () -> out(m, b.fromFloats(xs, rows, in)));
             for (int i = 0; i < rows; i++) {
-                Tensor row = b.fromFloats(java.util.Arrays.copyOfRange(xs, i * IN, (i + 1) * IN), 1, IN);
+                Tensor row = b.fromFloats(java.util.Arrays.copyOfRange(xs, i * in, (i + 1) * in), 1, in);
                 float[] alone;
                 if (route.get(i).equals(RowAdapters.BASE)) {
                     try (var off = m.disableAdapter()) {

@@ -7,6 +7,7 @@ import java.util.Set;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Scope;
+import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Functional;
 import org.peft4j.api.nn.Linear;
@@ -203,6 +204,10 @@ public final class LoraLinear extends Module implements LinearLayer {
         Tensor base = baseLayer().forward(x);
         RowAdapters rows = RowAdapters.current();
         if (rows != null) {
+            Tensor gathered = gatheredDelta(rows.names(), x);
+            if (gathered != null) {
+                return base.add(gathered.reshape(base.shape()));
+            }
             return rows.apply(base, x, (name, sub) -> {
                 if (!scaling.containsKey(name)) {
                     return null;
@@ -220,6 +225,59 @@ public final class LoraLinear extends Module implements LinearLayer {
             }
         }
         return y;
+    }
+
+    /**
+     * A mixed batch's LoRA contribution in two plain matrix products: x times every adapter's A
+     * at once (the A's stacked, K x r rows), a per-row mask that keeps only the row's own
+     * adapter's r columns (holding that adapter's scale), then times every B at once. Rows on the
+     * base model or on an adapter this layer does not hold get an all-zero mask. Null when the
+     * shortcut does not apply (training, where dropout and per-adapter gradients take the row-group
+     * path; DoRA; no row uses an adapter here; so many adapters that K x r exceeds a quarter of the
+     * layer's narrower side, where the row groups cost less).
+     */
+    private Tensor gatheredDelta(java.util.List<String> names, Tensor x) {
+        if (isTraining() || x.rank() < 2 || x.size(0) != names.size()) {
+            return null;
+        }
+        Map<String, long[]> columns = new LinkedHashMap<>(); // adapter -> {first column, rank}
+        long width = 0;
+        for (String name : names) {
+            if (!scaling.containsKey(name) || columns.containsKey(name)) {
+                continue;
+            }
+            if (isDora(name)) {
+                return null;
+            }
+            long r = loraA().child(name, Linear.class).outFeatures();
+            columns.put(name, new long[] {width, r});
+            width += r;
+        }
+        // every row multiplies by all K adapters' A and B: worth it while K x r stays small next to the
+        // layer (at most a quarter of its narrower side, so at most half the base layer's work)
+        if (columns.isEmpty() || width > Math.min(inFeatures(), outFeatures()) / 4) {
+            return null;
+        }
+        int batch = names.size();
+        float[] mask = new float[(int) (batch * width)];
+        for (int i = 0; i < batch; i++) {
+            long[] c = columns.get(names.get(i));
+            if (c != null) {
+                java.util.Arrays.fill(mask, (int) (i * width + c[0]), (int) (i * width + c[0] + c[1]), scaling.get(names.get(i)));
+            }
+        }
+        java.util.List<Tensor> as = new java.util.ArrayList<>();
+        java.util.List<Tensor> bs = new java.util.ArrayList<>();
+        for (String name : columns.keySet()) {
+            as.add(loraA().child(name, Linear.class).weight().value());
+            bs.add(loraB().child(name, Linear.class).weight().value());
+        }
+        Backend backend = x.backend();
+        Tensor a = as.size() == 1 ? as.get(0) : backend.concat(as, 0);
+        Tensor b = bs.size() == 1 ? bs.get(0) : backend.concat(bs, 1);
+        Tensor rowsX = x.reshape(batch, x.numel() / (batch * inFeatures()), inFeatures());
+        Tensor down = rowsX.matmul(a.transposeLast2()).mul(backend.fromFloats(mask, batch, 1, width));
+        return down.matmul(b.transposeLast2());
     }
 
     /**
