@@ -429,15 +429,14 @@ public abstract class BackendContract {
         for (int i = 0; i < 50; i++) {
             step.run();
         }
-        System.gc();
-        long before = Reference.residentBytes();
+        long before = Reference.settledResidentBytes();
         for (int i = 0; i < 400; i++) {
             step.run();
         }
-        System.gc();
-        long growth = Reference.residentBytes() - before;
-        // each step makes ~2 MB of intermediates; a leak would grow by ~800 MB
-        assertThat(growth).as("resident memory growth over 400 steps").isLessThan(150L << 20);
+        long growth = Reference.settledResidentBytes() - before;
+        // each step makes ~2 MB of intermediates, so a leak would grow by ~800 MB; allocator and
+        // GC-timing noise on ND4J has reached 180 MB
+        assertThat(growth).as("resident memory growth over 400 steps").isLessThan(300L << 20);
         opt.release();
         backend.release(x);
     }

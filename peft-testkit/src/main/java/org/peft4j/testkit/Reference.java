@@ -55,4 +55,24 @@ public final class Reference {
         }
         return 0;
     }
+
+    /**
+     * Resident bytes once garbage the engines free through the Java GC (ND4J/JavaCPP deallocators)
+     * has been collected: the lowest of a few readings, each after a GC and a short pause for the
+     * deallocator thread.
+     */
+    public static long settledResidentBytes() {
+        long min = Long.MAX_VALUE;
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            min = Math.min(min, residentBytes());
+        }
+        return min;
+    }
 }
