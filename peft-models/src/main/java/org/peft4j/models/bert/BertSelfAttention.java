@@ -5,7 +5,7 @@ import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Functional;
 import org.peft4j.api.nn.KeyValuePrefix;
 import org.peft4j.api.nn.LinearLayer;
-import org.peft4j.api.nn.Module;
+import org.peft4j.models.PrefixableAttention;
 import org.peft4j.models.WeightMap;
 
 /**
@@ -13,48 +13,21 @@ import org.peft4j.models.WeightMap;
  * Accepts a {@link KeyValuePrefix} (prefix tuning): its keys and values come before the
  * sequence's own and are always visible.
  */
-public final class BertSelfAttention extends Module implements KeyValuePrefix.Attention {
-    private final int layerIndex;
-    private final int heads;
-    private final long headDim;
+public final class BertSelfAttention extends PrefixableAttention {
     private final float dropout;
-    private KeyValuePrefix prefix;
 
     BertSelfAttention(WeightMap w, BertConfig c, String path, int layerIndex) {
-        super(w.backend());
-        this.layerIndex = layerIndex;
-        this.heads = c.numAttentionHeads();
-        this.headDim = c.hiddenSize() / c.numAttentionHeads();
+        super(w.backend(), layerIndex, c.numAttentionHeads(), c.hiddenSize() / c.numAttentionHeads());
         this.dropout = (float) c.attentionProbsDropoutProb();
         for (String n : List.of("query", "key", "value")) {
             register(n, BertLayer.linear(w, path + "." + n, c.hiddenSize(), c.hiddenSize()));
         }
     }
 
-    @Override
-    public void setPrefix(KeyValuePrefix prefix) {
-        this.prefix = prefix;
-    }
 
-    @Override
-    public KeyValuePrefix prefix() {
-        return prefix;
-    }
 
-    @Override
-    public int layerIndex() {
-        return layerIndex;
-    }
 
-    @Override
-    public int heads() {
-        return heads;
-    }
 
-    @Override
-    public long headDim() {
-        return headDim;
-    }
 
     /**
      * @param h hidden states (batch, seq, hidden)
@@ -64,24 +37,21 @@ public final class BertSelfAttention extends Module implements KeyValuePrefix.At
     public Tensor forward(Tensor h, Tensor keyMask) {
         long batch = h.size(0);
         long seq = h.size(1);
-        Tensor q = heads(child("query", LinearLayer.class).forward(h), batch, seq);
-        Tensor k = heads(child("key", LinearLayer.class).forward(h), batch, seq);
-        Tensor v = heads(child("value", LinearLayer.class).forward(h), batch, seq);
+        Tensor q = splitHeads(child("query", LinearLayer.class).forward(h), heads(), headDim());
+        Tensor k = splitHeads(child("key", LinearLayer.class).forward(h), heads(), headDim());
+        Tensor v = splitHeads(child("value", LinearLayer.class).forward(h), heads(), headDim());
         Tensor mask = keyMask;
+        KeyValuePrefix prefix = prefix();
         if (prefix != null) {
-            Tensor[] kv = prefix.keysAndValues(layerIndex, batch);
+            Tensor[] kv = prefix.keysAndValues(layerIndex(), batch);
             k = backend().concat(List.of(kv[0], k), 2);
             v = backend().concat(List.of(kv[1], v), 2);
             mask = backend().concat(List.of(backend().full(1f, batch, prefix.length()), keyMask), 1);
         }
         // (m - 1) * 1e9: 0 where visible, -1e9 where padded
         Tensor additive = mask.sub(1f).mul(1e9f).reshape(batch, 1, 1, mask.size(1));
-        Tensor scores = q.matmul(k.transposeLast2()).mul((float) (1.0 / Math.sqrt(headDim))).add(additive);
+        Tensor scores = q.matmul(k.transposeLast2()).mul((float) (1.0 / Math.sqrt(headDim()))).add(additive);
         Tensor probs = Functional.dropout(scores.softmax(-1), dropout, isTraining());
-        return probs.matmul(v).permute(0, 2, 1, 3).reshape(batch, seq, heads * headDim);
-    }
-
-    private Tensor heads(Tensor x, long batch, long seq) {
-        return x.reshape(batch, seq, heads, headDim).permute(0, 2, 1, 3);
+        return probs.matmul(v).permute(0, 2, 1, 3).reshape(batch, seq, heads() * headDim());
     }
 }

@@ -56,9 +56,4 @@ public final class CausalAttention {
         Tensor expanded = x.reshape(s[0], s[1], 1, s[2], s[3]).add(x.backend().zeros(1, 1, groups, 1, 1));
         return expanded.reshape(s[0], s[1] * groups, s[2], s[3]);
     }
-
-    /** (batch, seq, heads * d) to (batch, heads, seq, d). */
-    public static Tensor splitHeads(Tensor x, long heads, long d) {
-        return x.reshape(x.size(0), x.size(1), heads, d).permute(0, 2, 1, 3);
-    }
 }

@@ -6,7 +6,7 @@ import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.api.nn.KeyValuePrefix;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
-import org.peft4j.api.nn.Module;
+import org.peft4j.models.PrefixableAttention;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.decoder.CausalAttention;
 import org.peft4j.models.decoder.KvCache;
@@ -19,15 +19,12 @@ import org.peft4j.models.decoder.KvCache;
  * {@code lora_A} (r x in) and {@code lora_B} (out x r) match HF PEFT's with
  * {@code fan_in_fan_out = true}.
  */
-public final class Gpt2Attention extends Module implements KeyValuePrefix.Attention {
+public final class Gpt2Attention extends PrefixableAttention {
     private final Gpt2Config config;
-    private final int layerIndex;
-    private KeyValuePrefix prefix;
 
     Gpt2Attention(WeightMap w, Gpt2Config c, String path, int layerIndex) {
-        super(w.backend());
+        super(w.backend(), layerIndex, c.nHead(), c.headDim());
         this.config = c;
-        this.layerIndex = layerIndex;
         long n = c.nEmbd();
         register("c_attn", conv1d(w, path + ".c_attn", n, 3 * n));
         register("c_proj", conv1d(w, path + ".c_proj", n, n));
@@ -39,30 +36,10 @@ public final class Gpt2Attention extends Module implements KeyValuePrefix.Attent
         return new Linear(w.backend(), w.takeTransposed(path + ".weight", in, out), w.take(path + ".bias", out));
     }
 
-    @Override
-    public void setPrefix(KeyValuePrefix prefix) {
-        this.prefix = prefix;
-    }
 
-    @Override
-    public KeyValuePrefix prefix() {
-        return prefix;
-    }
 
-    @Override
-    public int layerIndex() {
-        return layerIndex;
-    }
 
-    @Override
-    public int heads() {
-        return config.nHead();
-    }
 
-    @Override
-    public long headDim() {
-        return config.headDim();
-    }
 
     /**
      * @param x hidden states after {@code ln_1}, (batch, seq, n_embd)
@@ -74,14 +51,14 @@ public final class Gpt2Attention extends Module implements KeyValuePrefix.Attent
         long n = config.nEmbd();
         long d = config.headDim();
         Tensor qkv = child("c_attn", LinearLayer.class).forward(x);
-        Tensor q = CausalAttention.splitHeads(qkv.slice(2, 0, n), config.nHead(), d);
-        Tensor k = CausalAttention.splitHeads(qkv.slice(2, n, 2 * n), config.nHead(), d);
-        Tensor v = CausalAttention.splitHeads(qkv.slice(2, 2 * n, 3 * n), config.nHead(), d);
+        Tensor q = splitHeads(qkv.slice(2, 0, n), config.nHead(), d);
+        Tensor k = splitHeads(qkv.slice(2, n, 2 * n), config.nHead(), d);
+        Tensor v = splitHeads(qkv.slice(2, 2 * n, 3 * n), config.nHead(), d);
         double scale = config.scaleAttnWeights() ? 1.0 / Math.sqrt(d) : 1.0;
         if (config.scaleAttnByInverseLayerIdx()) {
-            scale /= layerIndex + 1;
+            scale /= layerIndex() + 1;
         }
-        Tensor context = CausalAttention.attend(q, k, v, layerIndex, cache, prefix, mask, (float) scale,
+        Tensor context = CausalAttention.attend(q, k, v, layerIndex(), cache, prefix(), mask, (float) scale,
                 (float) config.attnPdrop().doubleValue(), isTraining());
         return Functional.dropout(child("c_proj", LinearLayer.class).forward(context),
                 (float) config.residPdrop().doubleValue(), isTraining());

@@ -6,7 +6,7 @@ import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.api.nn.KeyValuePrefix;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
-import org.peft4j.api.nn.Module;
+import org.peft4j.models.PrefixableAttention;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.decoder.CausalAttention;
 import org.peft4j.models.decoder.KvCache;
@@ -18,15 +18,13 @@ import org.peft4j.models.decoder.KvCache;
  * {@link KeyValuePrefix}: prefix keys and values come before the cached and new ones and are
  * visible to every position.
  */
-public final class LlamaAttention extends Module implements KeyValuePrefix.Attention {
+public final class LlamaAttention extends PrefixableAttention {
     private final LlamaConfig config;
-    private final int layerIndex;
-    private KeyValuePrefix prefix;
 
     LlamaAttention(WeightMap w, LlamaConfig c, String path, int layerIndex) {
-        super(w.backend());
+        // prefixes are given per key/value head
+        super(w.backend(), layerIndex, c.numKeyValueHeads(), c.headDim());
         this.config = c;
-        this.layerIndex = layerIndex;
         long h = c.hiddenSize();
         long kv = (long) c.numKeyValueHeads() * c.headDim();
         register("q_proj", linear(w, path + ".q_proj", h, h));
@@ -40,31 +38,10 @@ public final class LlamaAttention extends Module implements KeyValuePrefix.Atten
         return new Linear(w.backend(), w.take(path + ".weight", out, in), null);
     }
 
-    @Override
-    public void setPrefix(KeyValuePrefix prefix) {
-        this.prefix = prefix;
-    }
 
-    @Override
-    public KeyValuePrefix prefix() {
-        return prefix;
-    }
 
-    @Override
-    public int layerIndex() {
-        return layerIndex;
-    }
 
-    /** Prefixes are given per key/value head. */
-    @Override
-    public int heads() {
-        return config.numKeyValueHeads();
-    }
 
-    @Override
-    public long headDim() {
-        return config.headDim();
-    }
 
     /**
      * @param x hidden states (batch, seq, hidden)
@@ -74,10 +51,10 @@ public final class LlamaAttention extends Module implements KeyValuePrefix.Atten
      */
     Tensor forward(Tensor x, Tensor[] rope, Tensor mask, KvCache cache) {
         long d = config.headDim();
-        Tensor q = rotate(CausalAttention.splitHeads(child("q_proj", LinearLayer.class).forward(x), config.numAttentionHeads(), d), rope);
-        Tensor k = rotate(CausalAttention.splitHeads(child("k_proj", LinearLayer.class).forward(x), config.numKeyValueHeads(), d), rope);
-        Tensor v = CausalAttention.splitHeads(child("v_proj", LinearLayer.class).forward(x), config.numKeyValueHeads(), d);
-        Tensor context = CausalAttention.attend(q, k, v, layerIndex, cache, prefix, mask, (float) (1.0 / Math.sqrt(d)),
+        Tensor q = rotate(splitHeads(child("q_proj", LinearLayer.class).forward(x), config.numAttentionHeads(), d), rope);
+        Tensor k = rotate(splitHeads(child("k_proj", LinearLayer.class).forward(x), config.numKeyValueHeads(), d), rope);
+        Tensor v = splitHeads(child("v_proj", LinearLayer.class).forward(x), config.numKeyValueHeads(), d);
+        Tensor context = CausalAttention.attend(q, k, v, layerIndex(), cache, prefix(), mask, (float) (1.0 / Math.sqrt(d)),
                 0f, false);
         return child("o_proj", LinearLayer.class).forward(context);
     }
