@@ -7,7 +7,13 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
+import org.peft4j.api.nn.Embedding;
+import org.peft4j.api.nn.Linear;
+import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
+import org.peft4j.models.WeightMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A decoder-only causal language model: logits over a {@link KvCache}, next-token loss and greedy
@@ -19,15 +25,45 @@ public abstract class CausalLM extends Module {
         super(backend);
     }
 
+    /** HF's name of the output head when it is not tied to the token embeddings. */
+    public static final String LM_HEAD = "lm_head";
+    private static final Logger LOG = LoggerFactory.getLogger(CausalLM.class);
+
     /**
-     * Logits for the new positions.
+     * Registers the decoder stack under its HF name and, unless the head is tied to the token
+     * embeddings, {@value #LM_HEAD} (vocab x hidden, no bias); logs the weights nothing took.
+     */
+    protected void registerStack(WeightMap w, String name, Module stack, boolean tieWordEmbeddings, long hidden, long vocab) {
+        register(name, stack);
+        if (!tieWordEmbeddings) {
+            register(LM_HEAD, new Linear(w.backend(), w.take(LM_HEAD + ".weight", vocab, hidden), null));
+        }
+        if (!w.unused().isEmpty()) {
+            LOG.debug("weights not used by the {} model: {}", modelType(), w.unused());
+        }
+    }
+
+    /**
+     * Logits for the new positions: the last hidden states times {@value #LM_HEAD}, or times the
+     * token embeddings when they are tied.
      *
      * @param ids (batch, seq) INT64
      * @param attentionMask (batch * seq) 1 for tokens, 0 for padding; null for all tokens
      * @param cache earlier positions' keys and values, extended by this call; or null
      * @return (batch, virtual + seq, vocab); virtual is a soft prompt's length on the first pass, else 0
      */
-    public abstract Tensor forward(Tensor ids, long[] attentionMask, KvCache cache);
+    public Tensor forward(Tensor ids, long[] attentionMask, KvCache cache) {
+        Tensor h = hiddenStates(ids, attentionMask, cache);
+        Module head = children().get(LM_HEAD);
+        return head != null ? ((LinearLayer) head).forward(h)
+                : h.matmul(tokenEmbeddings().weight().value().transposeLast2());
+    }
+
+    /** The decoder stack's last hidden states (batch, virtual + seq, hidden); see {@link #forward}. */
+    protected abstract Tensor hiddenStates(Tensor ids, long[] attentionMask, KvCache cache);
+
+    /** The input token embeddings (a tied head reads them). */
+    protected abstract Embedding tokenEmbeddings();
 
     /** Hugging Face's {@code model_type} for this architecture ({@code gpt2}, {@code llama}). */
     public abstract String modelType();

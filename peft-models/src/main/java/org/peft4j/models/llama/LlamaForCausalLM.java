@@ -6,33 +6,24 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Embedding;
-import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.models.PretrainedDecoder;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.decoder.KvCache;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A LLaMA causal language model (HF's {@code LlamaForCausalLM}: {@code model.*} and
  * {@code lm_head}, which reuses the token embeddings when {@code tie_word_embeddings}).
  */
 public final class LlamaForCausalLM extends CausalLM {
-    private static final Logger LOG = LoggerFactory.getLogger(LlamaForCausalLM.class);
     private final LlamaConfig config;
 
     /** Builds the model from HF-named weights (or random ones from {@link WeightMap#random}). */
     public LlamaForCausalLM(WeightMap w, LlamaConfig config) {
         super(w.backend());
         this.config = config;
-        register("model", new LlamaModel(w, config));
-        if (!config.tieWordEmbeddings()) {
-            register("lm_head", LlamaAttention.linear(w, "lm_head", config.hiddenSize(), config.vocabSize()));
-        }
-        if (!w.unused().isEmpty()) {
-            LOG.debug("weights not used by the LLaMA model: {}", w.unused());
-        }
+        registerStack(w, "model", new LlamaModel(w, config), config.tieWordEmbeddings(), config.hiddenSize(),
+                config.vocabSize());
     }
 
     /** Loads an HF LLaMA folder with {@code config.json} and {@code model.safetensors}. */
@@ -53,12 +44,13 @@ public final class LlamaForCausalLM extends CausalLM {
     }
 
     @Override
-    public Tensor forward(Tensor ids, long[] attentionMask, KvCache cache) {
-        Tensor h = model().forward(ids, attentionMask, cache);
-        if (config.tieWordEmbeddings()) {
-            return h.matmul(model().child("embed_tokens", Embedding.class).weight().value().transposeLast2());
-        }
-        return child("lm_head", LinearLayer.class).forward(h);
+    protected Tensor hiddenStates(Tensor ids, long[] attentionMask, KvCache cache) {
+        return model().forward(ids, attentionMask, cache);
+    }
+
+    @Override
+    protected Embedding tokenEmbeddings() {
+        return model().child("embed_tokens", Embedding.class);
     }
 
     @Override
