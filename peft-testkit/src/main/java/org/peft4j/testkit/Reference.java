@@ -17,6 +17,18 @@ public final class Reference {
         return m;
     }
 
+    /** Largest absolute difference between {@code a[i]} and {@code b[i]} for i in [from, to). */
+    public static float maxAbsDiff(float[] a, float[] b, int from, int to) {
+        if (to > a.length || to > b.length) {
+            throw new AssertionError("range [" + from + ", " + to + ") beyond lengths " + a.length + " and " + b.length);
+        }
+        float m = 0;
+        for (int i = from; i < to; i++) {
+            m = Math.max(m, Math.abs(a[i] - b[i]));
+        }
+        return m;
+    }
+
     /** Row-major (m, k) times (k, n). */
     public static float[] matmul(float[] a, float[] b, int m, int k, int n) {
         float[] c = new float[m * n];

@@ -14,6 +14,7 @@ import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.KeyValuePrefix;
 import org.peft4j.api.nn.Module;
 import org.peft4j.models.PretrainedDecoder;
+import org.peft4j.testkit.Reference;
 import org.peft4j.testkit.TinyGpt2;
 import org.peft4j.testkit.TinyLlama;
 
@@ -61,11 +62,7 @@ class PrefixPositionsTest {
             }
             float[] prefixed = lm.forward(b.fromLongs(TOKENS, 1, TOKENS.length), null, null).toFloatArray();
             float[] tail = Arrays.copyOfRange(full, full.length - prefixed.length, full.length);
-            float diff = 0;
-            for (int i = 0; i < tail.length; i++) {
-                diff = Math.max(diff, Math.abs(tail[i] - prefixed[i]));
-            }
-            assertThat(diff).isLessThan(1e-4f);
+            assertThat(Reference.maxAbsDiff(tail, prefixed)).isLessThan(1e-4f);
         }
     }
 }

@@ -18,10 +18,12 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.io.HostTensor;
+import org.peft4j.models.DecoderTesting;
 import org.peft4j.models.PretrainedDecoder;
 import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.decoder.KvCache;
 import org.peft4j.testkit.Gpt2Reference;
+import org.peft4j.testkit.Reference;
 import org.peft4j.testkit.TinyGpt2;
 
 /**
@@ -35,20 +37,6 @@ class Gpt2ModelTest {
     @TempDir
     Path dir;
 
-    private static float[] logits(CausalLM m, long[] ids) {
-        try (Scope s = m.backend().scope()) {
-            return m.forward(m.backend().fromLongs(ids, 1, ids.length), null, null).toFloatArray();
-        }
-    }
-
-    private static float maxDiff(float[] a, float[] b, int from, int to) {
-        float d = 0;
-        for (int i = from; i < to; i++) {
-            d = Math.max(d, Math.abs(a[i] - b[i]));
-        }
-        return d;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"djl", "nd4j"})
     void matchesHfForwardWrittenOutByHand(String name) {
@@ -58,9 +46,9 @@ class Gpt2ModelTest {
             CausalLM m = PretrainedDecoder.load(b, TinyGpt2.write(dir.resolve("m"), weights));
             assertThat(m).isInstanceOf(Gpt2LMHeadModel.class);
             m.setTraining(false);
-            float[] ours = logits(m, TOKENS);
+            float[] ours = DecoderTesting.logits(m, TOKENS);
             assertThat(ours).hasSameSizeAs(expected);
-            assertThat(maxDiff(ours, expected, 0, ours.length)).isLessThan(1e-4f);
+            assertThat(Reference.maxAbsDiff(ours, expected, 0, ours.length)).isLessThan(1e-4f);
         }
     }
 
@@ -79,7 +67,7 @@ class Gpt2ModelTest {
             plain.setTraining(false);
             head.setTraining(false);
             assertThat(head.children()).containsKey("lm_head");
-            assertThat(maxDiff(logits(plain, TOKENS), logits(head, TOKENS), 0, TOKENS.length * TinyGpt2.VOCAB))
+            assertThat(Reference.maxAbsDiff(DecoderTesting.logits(plain, TOKENS), DecoderTesting.logits(head, TOKENS)))
                     .isLessThan(1e-5f);
         }
     }
@@ -92,13 +80,13 @@ class Gpt2ModelTest {
             try (Backend b = Peft.backend(name)) {
                 CausalLM m = PretrainedDecoder.load(b, folder);
                 m.setTraining(false);
-                float[] full = logits(m, TOKENS);
+                float[] full = DecoderTesting.logits(m, TOKENS);
                 long[] changed = TOKENS.clone();
                 changed[6] = 50;
-                float[] other = logits(m, changed);
+                float[] other = DecoderTesting.logits(m, changed);
                 int v = TinyGpt2.VOCAB;
-                assertThat(maxDiff(full, other, 0, 6 * v)).isEqualTo(0f);
-                assertThat(maxDiff(full, other, 6 * v, 7 * v)).isGreaterThan(1e-4f);
+                assertThat(Reference.maxAbsDiff(full, other, 0, 6 * v)).isEqualTo(0f);
+                assertThat(Reference.maxAbsDiff(full, other, 6 * v, 7 * v)).isGreaterThan(1e-4f);
 
                 float[] cached = new float[full.length];
                 try (KvCache cache = m.newCache()) {
@@ -113,11 +101,11 @@ class Gpt2ModelTest {
                         }
                     }
                 }
-                assertThat(maxDiff(full, cached, 0, full.length)).isLessThan(1e-4f);
+                assertThat(Reference.maxAbsDiff(full, cached, 0, full.length)).isLessThan(1e-4f);
                 if (djl == null) {
                     djl = full;
                 } else {
-                    assertThat(maxDiff(djl, full, 0, full.length)).isLessThan(1e-4f);
+                    assertThat(Reference.maxAbsDiff(djl, full, 0, full.length)).isLessThan(1e-4f);
                 }
             }
         }
@@ -134,9 +122,9 @@ class Gpt2ModelTest {
             System.arraycopy(TOKENS, 0, ids, 10, 6);
             Arrays.fill(mask, 0, 16, 1);
             float[] batch = m.forward(b.fromLongs(ids, 2, 10), mask, null).toFloatArray();
-            float[] alone = logits(m, Arrays.copyOf(TOKENS, 6));
+            float[] alone = DecoderTesting.logits(m, Arrays.copyOf(TOKENS, 6));
             int v = TinyGpt2.VOCAB;
-            assertThat(maxDiff(Arrays.copyOfRange(batch, 10 * v, 16 * v), alone, 0, 6 * v)).isLessThan(1e-5f);
+            assertThat(Reference.maxAbsDiff(Arrays.copyOfRange(batch, 10 * v, 16 * v), alone, 0, 6 * v)).isLessThan(1e-5f);
         }
     }
 

@@ -16,7 +16,9 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.io.HostTensor;
+import org.peft4j.models.DecoderTesting;
 import org.peft4j.models.decoder.KvCache;
+import org.peft4j.testkit.Reference;
 import org.peft4j.testkit.TinyLlama;
 
 /** The LLaMA decoder on a tiny random model written as an HF folder: causality, KV cache, backends, generate. */
@@ -26,34 +28,20 @@ class LlamaModelTest {
     @TempDir
     Path dir;
 
-    private static float[] logits(LlamaForCausalLM m, long[] ids) {
-        try (Scope s = m.backend().scope()) {
-            return m.forward(m.backend().fromLongs(ids, 1, ids.length), null, null).toFloatArray();
-        }
-    }
-
-    private static float maxDiff(float[] a, float[] b, int from, int to) {
-        float d = 0;
-        for (int i = from; i < to; i++) {
-            d = Math.max(d, Math.abs(a[i] - b[i]));
-        }
-        return d;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"djl", "nd4j"})
     void laterTokensDoNotChangeEarlierOutputsAndTheCacheEqualsAFullForward(String name) {
         Path folder = TinyLlama.write(dir.resolve("m"), TinyLlama.weights(1));
         try (Backend b = Peft.backend(name)) {
             LlamaForCausalLM m = LlamaForCausalLM.load(b, folder);
-            float[] full = logits(m, TOKENS);
+            float[] full = DecoderTesting.logits(m, TOKENS);
             long[] changed = TOKENS.clone();
             changed[6] = 50;
             changed[9] = 2;
-            float[] other = logits(m, changed);
+            float[] other = DecoderTesting.logits(m, changed);
             int v = TinyLlama.VOCAB;
-            assertThat(maxDiff(full, other, 0, 6 * v)).isEqualTo(0f);
-            assertThat(maxDiff(full, other, 6 * v, 7 * v)).isGreaterThan(1e-4f);
+            assertThat(Reference.maxAbsDiff(full, other, 0, 6 * v)).isEqualTo(0f);
+            assertThat(Reference.maxAbsDiff(full, other, 6 * v, 7 * v)).isGreaterThan(1e-4f);
 
             // 6 tokens at once, then one at a time through the cache
             float[] cached = new float[full.length];
@@ -70,13 +58,13 @@ class LlamaModelTest {
                 }
                 assertThat(cache.length()).isEqualTo(TOKENS.length);
             }
-            assertThat(maxDiff(full, cached, 0, full.length)).isLessThan(1e-4f);
+            assertThat(Reference.maxAbsDiff(full, cached, 0, full.length)).isLessThan(1e-4f);
 
             // greedy generation equals argmax stepping with full forwards
             long[] generated = m.generate(Arrays.copyOf(TOKENS, 4), 5, -1);
             long[] seq = Arrays.copyOf(TOKENS, 4);
             for (int i = 0; i < 5; i++) {
-                float[] l = logits(m, seq);
+                float[] l = DecoderTesting.logits(m, seq);
                 int best = 0;
                 for (int k = 1; k < v; k++) {
                     if (l[(seq.length - 1) * v + k] > l[(seq.length - 1) * v + best]) {
@@ -96,12 +84,12 @@ class LlamaModelTest {
         float[] djl;
         float[] nd4j;
         try (Backend b = Peft.backend("djl")) {
-            djl = logits(LlamaForCausalLM.load(b, folder), TOKENS);
+            djl = DecoderTesting.logits(LlamaForCausalLM.load(b, folder), TOKENS);
         }
         try (Backend b = Peft.backend("nd4j")) {
-            nd4j = logits(LlamaForCausalLM.load(b, folder), TOKENS);
+            nd4j = DecoderTesting.logits(LlamaForCausalLM.load(b, folder), TOKENS);
         }
-        assertThat(maxDiff(djl, nd4j, 0, djl.length)).isLessThan(1e-4f);
+        assertThat(Reference.maxAbsDiff(djl, nd4j, 0, djl.length)).isLessThan(1e-4f);
 
         // a right-padded batch: the real row's outputs equal those of the row alone
         try (Backend b = Peft.backend("djl"); Scope s = b.scope()) {
@@ -112,9 +100,9 @@ class LlamaModelTest {
             long[] mask = new long[20];
             Arrays.fill(mask, 0, 16, 1);
             float[] batch = m.forward(b.fromLongs(ids, 2, 10), mask, null).toFloatArray();
-            float[] alone = logits(m, Arrays.copyOf(TOKENS, 6));
+            float[] alone = DecoderTesting.logits(m, Arrays.copyOf(TOKENS, 6));
             int v = TinyLlama.VOCAB;
-            assertThat(maxDiff(Arrays.copyOfRange(batch, 10 * v, 16 * v), alone, 0, alone.length)).isLessThan(1e-4f);
+            assertThat(Reference.maxAbsDiff(Arrays.copyOfRange(batch, 10 * v, 16 * v), alone, 0, alone.length)).isLessThan(1e-4f);
         }
     }
 
