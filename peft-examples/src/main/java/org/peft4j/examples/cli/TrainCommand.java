@@ -3,10 +3,8 @@ package org.peft4j.examples.cli;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.peft4j.api.Peft;
 import org.peft4j.api.PeftModel;
@@ -15,7 +13,6 @@ import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.io.AdapterFiles;
 import org.peft4j.api.train.Checkpoints;
-import org.peft4j.api.train.LrSchedule;
 import org.peft4j.api.train.Trainer;
 import org.peft4j.api.train.TrainingOptions;
 import org.peft4j.models.PretrainedEncoder;
@@ -51,6 +48,9 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     DataOptions dataOptions;
 
+    @Mixin
+    TrainingFlags training;
+
     @Option(names = "--method", defaultValue = "lora",
             description = "PEFT method (lora, adapter, prefix, prompt, p_tuning, ia3, any installed peft_type) or full. Default: ${DEFAULT-VALUE}")
     String method;
@@ -64,65 +64,35 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output folder. Default: runs/<method>-minilm-sst2")
     Path outDir;
 
-    @Option(names = "--epochs", defaultValue = "1")
-    int epochs;
-
-    @Option(names = "--max-steps", defaultValue = "0", description = "Stop after this many steps (0: no limit)")
-    int maxSteps;
-
     @Option(names = "--max-train-examples", defaultValue = "0", description = "Use a seeded sample of this many training examples (0: all)")
     int maxTrainExamples;
 
     @Option(names = "--batch-size", defaultValue = "32")
     int batchSize;
 
-    @Option(names = "--lr", description = "Peak learning rate. Default: the method's (1e-3 for LoRA)")
-    Float lr;
-
-    @Option(names = "--weight-decay", defaultValue = "0.01")
-    float weightDecay;
-
-    @Option(names = "--warmup-ratio", defaultValue = "0.06")
-    float warmupRatio;
-
-    @Option(names = "--schedule", defaultValue = "linear", description = "linear, cosine or constant")
-    String schedule;
-
-    @Option(names = "--grad-accum", defaultValue = "1")
-    int gradAccum;
-
-    @Option(names = "--max-grad-norm", defaultValue = "1.0")
-    float maxGradNorm;
-
     @Option(names = "--max-length", defaultValue = "64", description = "Longest token sequence. Default: ${DEFAULT-VALUE}")
     int maxLength;
-
-    @Option(names = "--seed", defaultValue = "42")
-    long seed;
 
     @Option(names = "--checkpoint-every", defaultValue = "0",
             description = "Save a checkpoint to OUT/checkpoints every N steps and resume from the newest one there (0: off)")
     int checkpointEvery;
 
-    @Option(names = "--set", description = "Override a method config key (HF name), e.g. --set r=16 --set target_modules=[\"query\",\"key\"]")
-    Map<String, String> overrides = new LinkedHashMap<>();
-
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
-        if (batchSize <= 0 || maxLength < 8 || epochs <= 0 || checkpointEvery < 0) {
+        if (batchSize <= 0 || maxLength < 8 || training.epochs <= 0 || checkpointEvery < 0) {
             throw new PeftCli.UsageException("--batch-size and --epochs must be positive, --checkpoint-every >= 0 and "
                     + "--max-length at least 8");
         }
         boolean full = method.equalsIgnoreCase(FULL);
-        PeftConfig config = full ? null : MethodConfigs.build(method, overrides);
-        if (full && !overrides.isEmpty()) {
+        PeftConfig config = full ? null : MethodConfigs.build(method, training.overrides);
+        if (full && !training.overrides.isEmpty()) {
             throw new PeftCli.UsageException("--set configures a PEFT method; full fine-tuning has no config");
         }
-        float peakLr = lr != null ? lr : MethodConfigs.defaultLearningRate(method);
-        TrainingOptions options = new TrainingOptions(epochs, maxSteps, peakLr, weightDecay, warmupRatio,
-                LrSchedule.parse(schedule), maxGradNorm, gradAccum, seed, 10);
+        TrainingOptions options = training.options(method);
+        float peakLr = options.learningRate();
+        long seed = training.seed;
         TextDataset trainData = dataOptions.read(train, "--train");
         if (maxTrainExamples > 0) {
             trainData = trainData.sample(maxTrainExamples, seed);

@@ -4,10 +4,8 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.peft4j.api.Peft;
 import org.peft4j.api.PeftModel;
@@ -15,7 +13,6 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.io.AdapterFiles;
-import org.peft4j.api.train.LrSchedule;
 import org.peft4j.api.train.Trainer;
 import org.peft4j.api.train.TrainingOptions;
 import org.peft4j.models.PretrainedDecoder;
@@ -24,6 +21,7 @@ import org.peft4j.models.data.TextDataset;
 import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.text.Tokenizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -62,32 +60,20 @@ final class TrainLmCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Adapter folder. Default: runs/<method>-<model folder>-lm")
     Path outDir;
 
-    @Option(names = "--epochs", defaultValue = "1")
-    int epochs;
-
-    @Option(names = "--max-steps", defaultValue = "0", description = "Stop after this many steps (0: no limit)")
-    int maxSteps;
-
     @Option(names = "--batch-size", defaultValue = "8")
     int batchSize;
 
-    @Option(names = "--lr", description = "Peak learning rate. Default: the method's (1e-3 for LoRA)")
-    Float lr;
+    @Mixin
+    TrainingFlags training;
 
     @Option(names = "--max-length", defaultValue = "128", description = "Longest token sequence. Default: ${DEFAULT-VALUE}")
     int maxLength;
-
-    @Option(names = "--seed", defaultValue = "42")
-    long seed;
-
-    @Option(names = "--set", description = "Override a method config key (HF name), e.g. --set r=16")
-    Map<String, String> overrides = new LinkedHashMap<>();
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
-        if (batchSize <= 0 || epochs <= 0 || maxLength < 2) {
+        if (batchSize <= 0 || training.epochs <= 0 || maxLength < 2) {
             throw new PeftCli.UsageException("--batch-size and --epochs must be positive and --max-length at least 2");
         }
         if (method.equalsIgnoreCase(TrainCommand.FULL)) {
@@ -103,15 +89,15 @@ final class TrainLmCommand implements Callable<Integer> {
         }
         String backendName = backend == null ? Peft.defaultBackendName() : backend;
         Peft.registry().backend(backendName);
-        float peakLr = lr != null ? lr : MethodConfigs.defaultLearningRate(method);
-        TrainingOptions options = new TrainingOptions(epochs, maxSteps, peakLr, 0.01f, 0.06f, LrSchedule.parse("linear"),
-                1.0f, 1, seed, 10);
+        TrainingOptions options = training.options(method);
+        float peakLr = options.learningRate();
+        long seed = training.seed;
         Path out0 = outDir != null ? outDir
                 : Path.of("runs", method.toLowerCase(Locale.ROOT) + "-" + model.toAbsolutePath().normalize().getFileName() + "-lm");
 
         try (Backend b = Peft.backend(backendName); Tokenizer tokenizer = Tokenizer.fromFile(model.resolve("tokenizer.json"))) {
             CausalLM lm = PretrainedDecoder.load(b, model);
-            PeftConfig config = MethodConfigs.build(method, lm.modelType(), overrides);
+            PeftConfig config = MethodConfigs.build(method, lm.modelType(), training.overrides);
             TextDataset trainData = texts(tokenizer, train);
             TextDataset evalData = eval == null ? null : texts(tokenizer, eval);
             progress.line("peft: " + config.peftType() + " on " + lm.modelType() + " " + model.getFileName() + ", backend "
@@ -122,7 +108,7 @@ final class TrainLmCommand implements Callable<Integer> {
             progress.line("peft: " + count);
 
             Trainer<List<Example>> trainer = new Trainer<>(lm, options, null);
-            Trainer.Result result = trainer.train(epoch -> trainData.lengthBucketedBatches(batchSize, seed + epoch),
+            Trainer.Result result = trainer.train(epoch -> trainData.lengthBucketedBatches(batchSize, training.seed + epoch),
                     batch -> {
                         Tokenizer.Batch enc = tokenizer.encode(texts(batch), maxLength);
                         return lm.loss(b.fromLongs(enc.inputIds(), enc.batchSize(), enc.seqLen()), enc.attentionMask());
@@ -174,7 +160,7 @@ final class TrainLmCommand implements Callable<Integer> {
         double sum = 0;
         long targets = 0;
         try {
-            for (List<Example> batch : data.lengthBucketedBatches(batchSize, seed)) {
+            for (List<Example> batch : data.lengthBucketedBatches(batchSize, training.seed)) {
                 Tokenizer.Batch enc = tokenizer.encode(texts(batch), maxLength);
                 long n = 0;
                 for (int r = 0; r < enc.batchSize(); r++) {
