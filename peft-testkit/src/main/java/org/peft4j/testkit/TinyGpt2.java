@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import org.peft4j.api.io.HostTensor;
-import org.peft4j.api.io.Safetensors;
 
 /**
  * Test support: a tiny random GPT-2 (vocab 64, n_embd 32, 2 blocks, 4 heads, 16 positions,
@@ -94,14 +93,7 @@ public final class TinyGpt2 {
 
     /** Writes config.json and model.safetensors into {@code dir}; returns it. */
     public static Path write(Path dir, Map<String, HostTensor> weights) {
-        try {
-            Files.createDirectories(dir);
-            Files.writeString(dir.resolve("config.json"), CONFIG);
-            Safetensors.write(dir.resolve("model.safetensors"), weights, Map.of("format", "pt"));
-            return dir;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return HfFolders.write(dir, CONFIG, weights);
     }
 
     private static void put(Map<String, HostTensor> w, Random r, String name, float mean, float std, int... shape) {

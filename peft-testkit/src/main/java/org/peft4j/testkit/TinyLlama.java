@@ -1,14 +1,10 @@
 package org.peft4j.testkit;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import org.peft4j.api.io.HostTensor;
-import org.peft4j.api.io.Safetensors;
 
 /** Test support: writes a tiny random LLaMA (vocab 64, width 32, 2 layers, 4 heads, 2 kv heads) as an HF folder. */
 public final class TinyLlama {
@@ -50,14 +46,7 @@ public final class TinyLlama {
 
     /** Writes config.json and model.safetensors into {@code dir}; returns it. */
     public static Path write(Path dir, Map<String, HostTensor> weights) {
-        try {
-            Files.createDirectories(dir);
-            Files.writeString(dir.resolve("config.json"), CONFIG);
-            Safetensors.write(dir.resolve("model.safetensors"), weights, Map.of("format", "pt"));
-            return dir;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return HfFolders.write(dir, CONFIG, weights);
     }
 
     private static void put(Map<String, HostTensor> w, Random r, String name, int rows, int cols) {
