@@ -12,7 +12,7 @@ import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.api.nn.LayerNorm;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.ModuleDict;
-import org.peft4j.api.nn.RowAdapters;
+import org.peft4j.core.tuner.RowAdapters;
 
 /**
  * An {@link InsertionPoint} holding bottleneck adapters, put where the model's plain insertion

@@ -164,7 +164,7 @@ public final class BottleneckTuner implements Tuner {
         });
     }
 
-    /** Bottleneck layers route rows by {@link org.peft4j.api.nn.RowAdapters}: one batch may mix adapters. */
+    /** Bottleneck layers route rows by {@link org.peft4j.core.tuner.RowAdapters}: one batch may mix adapters. */
     @Override
     public boolean supportsMixedBatches() {
         return true;

@@ -18,7 +18,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.peft4j.api.Peft;
+import org.peft4j.core.Peft;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 

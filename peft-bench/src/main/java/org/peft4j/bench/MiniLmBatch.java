@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.io.MiniLm;
 import org.peft4j.models.text.Tokenizer;
 

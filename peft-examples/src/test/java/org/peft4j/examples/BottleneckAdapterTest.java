@@ -13,13 +13,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.adapter.BottleneckConfig;
 import org.peft4j.adapter.BottleneckLayer;
-import org.peft4j.api.Peft;
+import org.peft4j.core.Peft;
 import org.peft4j.api.PeftException;
-import org.peft4j.api.PeftModel;
+import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
-import org.peft4j.api.config.PeftJson;
-import org.peft4j.api.io.AdapterFiles;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.PeftJson;
+import org.peft4j.core.io.AdapterFiles;
+import org.peft4j.core.io.HostTensor;
 import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.testkit.Reference;
 

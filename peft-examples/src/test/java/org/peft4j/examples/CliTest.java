@@ -10,8 +10,8 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.api.config.PeftJson;
-import org.peft4j.api.io.Safetensors;
+import org.peft4j.core.io.PeftJson;
+import org.peft4j.core.io.Safetensors;
 import org.peft4j.examples.cli.PeftCli;
 
 /** The peft CLI as a user runs it: exit codes, one-line errors, and train, eval, merge, embed end to end. */
@@ -127,7 +127,7 @@ class CliTest {
         String[] g = run("generate", "--model", model.toString(), "--ids", "1,7,23", "--max-new-tokens", "6");
         assertThat(g[0]).as(g[2]).isEqualTo("0");
         long[] expected;
-        try (org.peft4j.api.backend.Backend b = org.peft4j.api.Peft.backend("djl")) {
+        try (org.peft4j.api.backend.Backend b = org.peft4j.core.Peft.backend("djl")) {
             // without --eos-id the CLI stops at the config's eos_token_id, as the library does
             org.peft4j.models.decoder.CausalLM lm = org.peft4j.models.PretrainedDecoder.load(b, model);
             expected = lm.generate(new long[] {1, 7, 23}, 6, lm.eosTokenIds());

@@ -12,13 +12,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.api.Peft;
-import org.peft4j.api.PeftModel;
+import org.peft4j.core.Peft;
+import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
-import org.peft4j.api.io.AdapterFiles;
+import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.lora.LoraConfig;
 import org.peft4j.testkit.Reference;
 import org.peft4j.testkit.TinyMlp;
@@ -150,11 +150,11 @@ class HfAdapterFolderTest {
     @Test
     void aGpt2Conv1dAdapterGivesTheOutputOfHfsTransposedMerge() throws Exception {
         int embd = org.peft4j.testkit.TinyGpt2.EMBD;
-        Map<String, org.peft4j.api.io.HostTensor> weights = org.peft4j.testkit.TinyGpt2.weights(9);
+        Map<String, org.peft4j.core.io.HostTensor> weights = org.peft4j.testkit.TinyGpt2.weights(9);
         Path model = org.peft4j.testkit.TinyGpt2.write(root.resolve("gpt2"), weights);
         Map<String, float[]> tensors = new LinkedHashMap<>();
         Map<String, long[]> shapes = new LinkedHashMap<>();
-        Map<String, org.peft4j.api.io.HostTensor> merged = new LinkedHashMap<>(weights);
+        Map<String, org.peft4j.core.io.HostTensor> merged = new LinkedHashMap<>(weights);
         for (int layer = 0; layer < 2; layer++) {
             String path = "base_model.model.transformer.h." + layer + ".attn.c_attn";
             float[] a = Reference.randoms(R * embd, 20 + layer);
@@ -174,7 +174,7 @@ class HfAdapterFolderTest {
                     w[i * 3 * embd + o] += ALPHA / R * delta;
                 }
             }
-            merged.put(conv, new org.peft4j.api.io.HostTensor(new long[] {embd, 3 * embd}, w));
+            merged.put(conv, new org.peft4j.core.io.HostTensor(new long[] {embd, 3 * embd}, w));
         }
         Path dir = root.resolve("gpt2-adapter");
         Files.createDirectories(dir);

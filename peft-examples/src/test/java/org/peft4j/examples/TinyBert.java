@@ -1,13 +1,13 @@
 package org.peft4j.examples;
 
 import java.util.Map;
-import org.peft4j.api.PeftModel;
+import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Gradients;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Functional;
-import org.peft4j.api.optim.AdamW;
+import org.peft4j.train.AdamW;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.bert.BertConfig;
 import org.peft4j.models.bert.BertForSequenceClassification;
@@ -108,7 +108,7 @@ final class TinyBert {
         try (var off = m.disableAdapter()) {
             base = out(m);
         }
-        java.util.List<String> route = java.util.List.of("a", "b", org.peft4j.api.nn.RowAdapters.BASE, "a");
+        java.util.List<String> route = java.util.List.of("a", "b", org.peft4j.core.tuner.RowAdapters.BASE, "a");
         float[] mixed = m.withRowAdapters(route, () -> out(m));
         float[][] expected = {a, b, base, a};
         for (int row = 0; row < 4; row++) {

@@ -9,7 +9,7 @@ import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
-import org.peft4j.api.nn.RowAdapters;
+import org.peft4j.core.tuner.RowAdapters;
 
 /**
  * A linear layer with IA3 scaling vectors, laid out as HF PEFT's {@code ia3.Linear}: children

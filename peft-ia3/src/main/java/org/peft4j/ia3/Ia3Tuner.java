@@ -114,7 +114,7 @@ public final class Ia3Tuner implements Tuner {
         });
     }
 
-    /** IA3 layers route rows by {@link org.peft4j.api.nn.RowAdapters}: one batch may mix adapters. */
+    /** IA3 layers route rows by {@link org.peft4j.core.tuner.RowAdapters}: one batch may mix adapters. */
     @Override
     public boolean supportsMixedBatches() {
         return true;

@@ -14,7 +14,7 @@ import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
-import org.peft4j.api.nn.RowAdapters;
+import org.peft4j.core.tuner.RowAdapters;
 
 /**
  * A linear layer with LoRA adapters beside it, laid out as HF PEFT's {@code lora.Linear}:

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.peft4j.api.PeftException;
-import org.peft4j.api.registry.PeftRegistry;
+import org.peft4j.core.PeftRegistry;
 
 /**
  * Seeded mutations of a real {@code adapter_config.json}: every outcome is a bound config or a

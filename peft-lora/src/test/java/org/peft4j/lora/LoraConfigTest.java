@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.peft4j.api.PeftException;
-import org.peft4j.api.config.PeftJson;
+import org.peft4j.core.io.PeftJson;
 import org.peft4j.api.config.TargetModules;
 
 class LoraConfigTest {

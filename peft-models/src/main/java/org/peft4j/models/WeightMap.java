@@ -8,7 +8,7 @@ import java.util.TreeSet;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 import org.peft4j.api.nn.Init;
 
 /**

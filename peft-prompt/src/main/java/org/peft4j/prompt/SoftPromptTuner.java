@@ -8,7 +8,7 @@ import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.PromptPrefix;
-import org.peft4j.api.tuner.PromptLearning;
+import org.peft4j.core.tuner.PromptLearning;
 import org.peft4j.api.tuner.Tuner;
 import org.peft4j.api.tuner.TunerContext;
 

@@ -18,7 +18,7 @@ import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Functional;
-import org.peft4j.api.optim.AdamW;
+import org.peft4j.train.AdamW;
 
 /**
  * The contract every {@link Backend} must meet: the tensor operations models need, autodiff that

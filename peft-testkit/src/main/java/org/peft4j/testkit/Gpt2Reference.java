@@ -1,7 +1,7 @@
 package org.peft4j.testkit;
 
 import java.util.Map;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 
 /**
  * GPT-2's forward pass written out in plain Java loops from HF's {@code modeling_gpt2}, straight

@@ -5,8 +5,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import org.peft4j.api.io.HostTensor;
-import org.peft4j.api.io.Safetensors;
+import org.peft4j.core.io.HostTensor;
+import org.peft4j.core.io.Safetensors;
 
 /** Writes the tiny test models as Hugging Face folders. */
 final class HfFolders {

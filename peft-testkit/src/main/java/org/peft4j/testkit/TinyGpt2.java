@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 
 /**
  * Test support: a tiny random GPT-2 (vocab 64, n_embd 32, 2 blocks, 4 heads, 16 positions,

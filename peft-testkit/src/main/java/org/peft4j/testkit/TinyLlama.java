@@ -4,7 +4,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 
 /** Test support: writes a tiny random LLaMA (vocab 64, width 32, 2 layers, 4 heads, 2 kv heads) as an HF folder. */
 public final class TinyLlama {

@@ -18,9 +18,4 @@ public interface TargetSelector {
      * @throws org.peft4j.api.PeftException when nothing, or not every listed name, matches
      */
     List<String> select(Module model, TargetSpec spec, Predicate<Module> eligible);
-
-    /** HF PEFT's rules: see {@link StandardTargetSelector}. */
-    static TargetSelector standard() {
-        return new StandardTargetSelector();
-    }
 }

@@ -86,7 +86,7 @@ public interface Tuner {
     void delete(Module model, String adapterName);
 
     /**
-     * Whether this method's layers honour {@link org.peft4j.api.nn.RowAdapters}, so one batch can
+     * Whether this method's layers honour {@link org.peft4j.core.tuner.RowAdapters}, so one batch can
      * mix adapters row by row.
      */
     default boolean supportsMixedBatches() {

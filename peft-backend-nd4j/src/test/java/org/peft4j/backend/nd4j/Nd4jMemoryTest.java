@@ -15,7 +15,7 @@ import org.peft4j.api.backend.Gradients;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
-import org.peft4j.api.optim.AdamW;
+import org.peft4j.train.AdamW;
 
 /** Scopes, keep/release, backend close, and the absence of leaks over many training steps. */
 class Nd4jMemoryTest {

@@ -1,11 +1,11 @@
 package org.peft4j.examples.cli;
 
-import org.peft4j.api.Peft;
-import org.peft4j.api.PeftModel;
+import org.peft4j.core.Peft;
+import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
-import org.peft4j.api.io.AdapterFiles;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.AdapterFiles;
+import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.PretrainedEncoder;
 import org.peft4j.models.bert.BertForSequenceClassification;
 

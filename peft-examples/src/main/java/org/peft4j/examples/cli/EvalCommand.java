@@ -2,9 +2,9 @@ package org.peft4j.examples.cli;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.peft4j.api.Peft;
+import org.peft4j.core.Peft;
 import org.peft4j.api.backend.Backend;
-import org.peft4j.api.io.AdapterFiles;
+import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.models.PretrainedEncoder;
 import org.peft4j.models.data.TextDataset;
 import org.peft4j.models.task.TextClassifier;

@@ -2,8 +2,8 @@ package org.peft4j.examples.cli;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
-import org.peft4j.api.Peft;
-import org.peft4j.api.registry.PeftRegistry;
+import org.peft4j.core.Peft;
+import org.peft4j.core.PeftRegistry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;

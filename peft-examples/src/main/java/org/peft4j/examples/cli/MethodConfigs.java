@@ -5,9 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Locale;
 import java.util.Map;
-import org.peft4j.api.Peft;
+import org.peft4j.core.Peft;
 import org.peft4j.api.config.PeftConfig;
-import org.peft4j.api.config.PeftJson;
+import org.peft4j.core.io.PeftJson;
 
 /**
  * The CLI's default config for each method on a BERT classifier or a decoder, as JSON with HF key names,

@@ -2,8 +2,8 @@ package org.peft4j.examples.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.peft4j.api.Peft;
-import org.peft4j.api.io.AdapterFiles;
+import org.peft4j.core.Peft;
+import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.models.PretrainedEncoder;
 import picocli.CommandLine.Option;
 

@@ -3,8 +3,8 @@ package org.peft4j.examples.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintWriter;
-import org.peft4j.api.PeftModel;
-import org.peft4j.api.config.PeftJson;
+import org.peft4j.core.PeftModel;
+import org.peft4j.core.io.PeftJson;
 import org.peft4j.models.task.TextClassifier;
 
 /** The one JSON object {@code train} and {@code eval} print last, built field by field. */

@@ -2,8 +2,8 @@ package org.peft4j.examples.cli;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.peft4j.api.train.LrSchedule;
-import org.peft4j.api.train.TrainingOptions;
+import org.peft4j.train.LrSchedule;
+import org.peft4j.train.TrainingOptions;
 import picocli.CommandLine.Option;
 
 /** The optimisation and method-config flags {@code train} and {@code train-lm} share, and the options they make. */

@@ -5,7 +5,7 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.DType;
 import org.peft4j.api.backend.Tensor;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
 import org.peft4j.models.WeightMap;

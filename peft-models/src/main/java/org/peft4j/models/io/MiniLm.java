@@ -6,7 +6,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Map;
 import org.peft4j.api.PeftException;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.bert.BertConfig;
 import org.peft4j.models.text.Tokenizer;
 

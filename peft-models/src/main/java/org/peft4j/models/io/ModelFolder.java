@@ -6,10 +6,10 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.peft4j.api.PeftException;
-import org.peft4j.api.config.PeftJson;
-import org.peft4j.api.io.AtomicFiles;
-import org.peft4j.api.io.HostTensor;
-import org.peft4j.api.io.Safetensors;
+import org.peft4j.core.io.PeftJson;
+import org.peft4j.core.io.AtomicFiles;
+import org.peft4j.core.io.HostTensor;
+import org.peft4j.core.io.Safetensors;
 import org.peft4j.models.PretrainedEncoder;
 import org.peft4j.models.bert.BertForSequenceClassification;
 

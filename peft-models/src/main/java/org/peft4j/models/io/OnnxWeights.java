@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.peft4j.api.PeftException;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.bert.BertConfig;
 
 /**

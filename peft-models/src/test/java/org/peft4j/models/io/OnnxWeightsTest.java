@@ -18,7 +18,7 @@ import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.peft4j.api.PeftException;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.bert.BertConfig;
 
 class OnnxWeightsTest {

@@ -7,7 +7,7 @@ import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
-import org.peft4j.api.io.HostTensor;
+import org.peft4j.core.io.HostTensor;
 
 /**
  * Builds small BERT-shaped ONNX graphs (not runnable, only the parameter-holding nodes) in the styles exporters

@@ -1,0 +1,77 @@
+package org.peft4j.core.io;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.peft4j.api.PeftException;
+import org.peft4j.api.config.PeftConfig;
+import org.peft4j.core.io.PeftJson;
+import org.peft4j.core.PeftRegistry;
+
+/**
+ * Hugging Face PEFT's adapter folder: {@value #CONFIG_FILE} and {@value #WEIGHTS_FILE}. The adapter
+ * named {@code default} lives in the folder itself, any other in a subfolder named after it.
+ */
+public final class AdapterFiles {
+    /** The config file name. */
+    public static final String CONFIG_FILE = "adapter_config.json";
+    /** The weights file name. */
+    public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+    /** Metadata HF PEFT writes into the weights file. */
+    public static final Map<String, String> METADATA = Map.of("format", "pt");
+
+    private AdapterFiles() {
+    }
+
+    /** Where adapter {@code name} is saved below {@code root}, as HF PEFT lays it out. */
+    public static Path adapterDir(Path root, String name) {
+        return name.equals("default") ? root : root.resolve(name);
+    }
+
+    /**
+     * Saves an adapter. Both files are staged as temporary files first and put in place together:
+     * if anything fails, the folder keeps the previous adapter, whole and loadable.
+     */
+    public static void save(Path dir, PeftConfig config, Map<String, HostTensor> tensors) {
+        save(dir, config, tensors, target -> { });
+    }
+
+    /** {@link #save(Path, PeftConfig, Map)} with a fault-injection hook for tests. */
+    static void save(Path dir, PeftConfig config, Map<String, HostTensor> tensors,
+            java.util.function.Consumer<Path> beforeCommit) {
+        byte[] weights = Safetensors.toBytes(tensors, METADATA);
+        byte[] json = (PeftJson.writeForSave(config) + "\n").getBytes(StandardCharsets.UTF_8);
+        Map<Path, byte[]> files = new java.util.LinkedHashMap<>();
+        files.put(dir.resolve(WEIGHTS_FILE), weights);
+        files.put(dir.resolve(CONFIG_FILE), json);
+        AtomicFiles.writeAll(files, beforeCommit);
+    }
+
+    /**
+     * A loaded adapter.
+     *
+     * @param config the config, bound to its method's class
+     * @param tensors the weights by HF name
+     */
+    public record Loaded(PeftConfig config, Map<String, HostTensor> tensors) {
+    }
+
+    /** Loads an adapter folder, binding the config through the registry. */
+    public static Loaded load(Path dir, PeftRegistry registry) {
+        Path config = dir.resolve(CONFIG_FILE);
+        Path weights = dir.resolve(WEIGHTS_FILE);
+        if (!Files.isRegularFile(config) || !Files.isRegularFile(weights)) {
+            throw new PeftException("adapter folder " + dir + " must hold " + CONFIG_FILE + " and " + WEIGHTS_FILE
+                    + (Files.isDirectory(dir) ? "" : " (the folder does not exist)"));
+        }
+        String text;
+        try {
+            text = Files.readString(config, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new PeftException("cannot read " + config + ": " + e.getMessage(), e);
+        }
+        return new Loaded(registry.parseConfig(text), Safetensors.read(weights));
+    }
+}

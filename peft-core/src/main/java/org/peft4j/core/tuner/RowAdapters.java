@@ -1,0 +1,117 @@
+package org.peft4j.core.tuner;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.function.Supplier;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.Tensor;
+
+/**
+ * A per-row adapter choice for the forward passes run inside {@link #with} on this thread (HF
+ * PEFT's {@code adapter_names=[...]}): row {@code i} of the batch goes through adapter
+ * {@code names.get(i)}, or through none for {@link #BASE}. Layers of a method call
+ * {@link #current()} and, when it is set, {@link #apply} their adapters to the rows that chose them.
+ */
+public final class RowAdapters {
+    /** The row name that means "no adapter" (HF's {@code __base__}). */
+    public static final String BASE = "__base__";
+    private static final ThreadLocal<RowAdapters> CURRENT = new ThreadLocal<>();
+
+    private final List<String> names;
+    private final Map<String, long[]> rowsByName = new LinkedHashMap<>();
+    private final long[] inverse;
+
+    private RowAdapters(List<String> names) {
+        this.names = List.copyOf(names);
+        Map<String, List<Long>> groups = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            groups.computeIfAbsent(names.get(i), k -> new ArrayList<>()).add((long) i);
+        }
+        inverse = new long[names.size()];
+        int position = 0;
+        for (Map.Entry<String, List<Long>> g : groups.entrySet()) {
+            long[] rows = g.getValue().stream().mapToLong(Long::longValue).toArray();
+            rowsByName.put(g.getKey(), rows);
+            for (long row : rows) {
+                inverse[(int) row] = position++;
+            }
+        }
+    }
+
+    /** Runs {@code forward} with row {@code i} routed to adapter {@code names.get(i)}. Calls do not nest. */
+    public static <T> T with(List<String> names, Supplier<T> forward) {
+        if (CURRENT.get() != null) {
+            throw new IllegalStateException("per-row adapters are already set on this thread");
+        }
+        CURRENT.set(new RowAdapters(names));
+        try {
+            return forward.get();
+        } finally {
+            CURRENT.remove();
+        }
+    }
+
+    /** The routing of the forward pass running on this thread, or null for the usual active adapters. */
+    public static RowAdapters current() {
+        return CURRENT.get();
+    }
+
+    /** The adapter name of each row; {@link #BASE} for none. */
+    public List<String> names() {
+        return names;
+    }
+
+    /**
+     * {@code base} plus, for each group of rows, {@code delta.apply(adapter, rowsOfX)}, put back
+     * in row order: only rows' own adapters contribute, {@link #BASE} rows and rows whose adapter
+     * this layer does not hold ({@code delta} returns null) get nothing.
+     *
+     * @param base the layer's output without adapters, (batch, ...)
+     * @param x the layer's input, (batch, ...)
+     * @param delta an adapter's contribution for a sub-batch of {@code x}, shaped like those rows of {@code base}
+     */
+    public Tensor apply(Tensor base, Tensor x, BiFunction<String, Tensor, Tensor> delta) {
+        long batch = base.size(0);
+        if (batch != names.size() || x.size(0) != batch) {
+            throw new org.peft4j.api.PeftException("per-row adapters name " + names.size()
+                    + " rows, the batch has " + batch);
+        }
+        Backend backend = base.backend();
+        long[] outShape = base.shape();
+        long rowOut = base.numel() / batch;
+        List<Tensor> pieces = new ArrayList<>();
+        boolean any = false;
+        for (Map.Entry<String, long[]> g : rowsByName.entrySet()) {
+            long[] rows = g.getValue();
+            Tensor d = g.getKey().equals(BASE) ? null : delta.apply(g.getKey(), rows(x, rows));
+            any |= d != null;
+            pieces.add(d == null ? backend.zeros(rows.length, rowOut) : d.reshape(rows.length, rowOut));
+        }
+        if (!any) {
+            return base;
+        }
+        Tensor grouped = pieces.size() == 1 ? pieces.get(0) : backend.concat(pieces, 0);
+        Tensor ordered = grouped.gather(backend.fromLongs(inverse, batch)).reshape(outShape);
+        return base.add(ordered);
+    }
+
+    /** Rows {@code rows} of {@code t} along the first axis. */
+    private static Tensor rows(Tensor t, long[] rows) {
+        long[] shape = t.shape();
+        long batch = shape[0];
+        if (rows.length == batch) {
+            boolean identity = true;
+            for (int i = 0; i < rows.length && identity; i++) {
+                identity = rows[i] == i;
+            }
+            if (identity) {
+                return t;
+            }
+        }
+        shape[0] = rows.length;
+        return t.reshape(batch, t.numel() / batch).gather(t.backend().fromLongs(rows, rows.length)).reshape(shape);
+    }
+}
