@@ -1,11 +1,8 @@
 package org.peft4j.adapter;
 
-import com.fasterxml.jackson.annotation.JsonAnyGetter;
-import com.fasterxml.jackson.annotation.JsonAnySetter;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -51,12 +48,7 @@ import org.peft4j.api.config.TaskType;
  * @param leaveOut layer indices that get no adapter
  * @param scaling factor on the adapter's output
  * @param isParallel put the adapter beside the sub-layer (reading the sub-layer's input) instead of after it
- * @param modulesToSave modules trained in full and saved with the adapter
- * @param taskType HF task type, or null
- * @param baseModelNameOrPath base model id, or null
- * @param revision base model revision, or null
- * @param inferenceMode HF's {@code inference_mode}, written as saved
- * @param extras keys this class does not know
+ * @param shared the keys every method shares ({@code task_type}, {@code modules_to_save}, ...)
  */
 @JsonIgnoreProperties(value = "peft_type", allowGetters = true)
 @JsonInclude(JsonInclude.Include.ALWAYS)
@@ -72,12 +64,7 @@ public record BottleneckConfig(
         @JsonProperty("leave_out") List<Integer> leaveOut,
         @JsonProperty("scaling") Float scaling,
         @JsonProperty("is_parallel") Boolean isParallel,
-        @JsonProperty("modules_to_save") List<String> modulesToSave,
-        @JsonProperty("task_type") TaskType taskType,
-        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath,
-        @JsonProperty("revision") String revision,
-        @JsonProperty("inference_mode") Boolean inferenceMode,
-        @JsonAnySetter Map<String, Object> extras) implements PeftConfig {
+        @JsonProperty(PeftConfig.SHARED) Shared shared) implements PeftConfig {
 
     /** peft4j's {@code peft_type} for bottleneck adapters. */
     public static final String PEFT_TYPE = "BOTTLENECK";
@@ -108,9 +95,7 @@ public record BottleneckConfig(
         leaveOut = leaveOut == null ? List.of() : List.copyOf(leaveOut);
         scaling = scaling == null ? (parallel ? 4f : 1f) : scaling;
         isParallel = isParallel == null ? parallel : isParallel;
-        modulesToSave = modulesToSave == null ? List.of() : List.copyOf(modulesToSave);
-        inferenceMode = inferenceMode != null && inferenceMode;
-        extras = extras == null ? new LinkedHashMap<>() : new LinkedHashMap<>(extras);
+        shared = shared == null ? Shared.NONE : shared;
         if (!mhAdapter && !outputAdapter) {
             throw new PeftException("mh_adapter and output_adapter are both false: the adapter would go nowhere; "
                     + "set at least one to true");
@@ -148,13 +133,6 @@ public record BottleneckConfig(
     @JsonProperty("peft_type")
     public String peftType() {
         return PEFT_TYPE;
-    }
-
-    /** The extras, unmodifiable; written back as top-level keys. */
-    @Override
-    @JsonAnyGetter
-    public Map<String, Object> extras() {
-        return java.util.Collections.unmodifiableMap(extras);
     }
 
     /**
@@ -244,7 +222,7 @@ public record BottleneckConfig(
 
         public BottleneckConfig build() {
             return new BottleneckConfig(config, mh, output, reduction, size, act, false, lnBefore, leaveOut, scaling,
-                    parallel, modulesToSave, taskType, null, null, false, null);
+                    parallel, Shared.of(taskType, modulesToSave));
         }
     }
 }

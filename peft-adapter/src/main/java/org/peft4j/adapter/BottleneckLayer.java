@@ -1,17 +1,16 @@
 package org.peft4j.adapter;
 
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.api.nn.LayerNorm;
 import org.peft4j.api.nn.Linear;
+import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
+import org.peft4j.core.tuner.AdapterLayer;
+import org.peft4j.core.tuner.AdapterSet;
 import org.peft4j.core.tuner.RowAdapters;
 
 /**
@@ -28,9 +27,8 @@ import org.peft4j.core.tuner.RowAdapters;
  * The up-projection starts at zero, so a new adapter leaves the output unchanged. Inside
  * {@link RowAdapters#with} each row goes through its own adapter only (mixed-adapter batches).
  */
-public final class BottleneckLayer extends InsertionPoint {
-    private final Map<String, Settings> settings = new LinkedHashMap<>();
-    private final Set<String> active = new LinkedHashSet<>();
+public final class BottleneckLayer extends InsertionPoint implements AdapterLayer {
+    private final AdapterSet<Settings> adapters = new AdapterSet<>("bottleneck");
 
     /** How one adapter computes. */
     record Settings(String nonLinearity, float scaling, boolean parallel) {
@@ -55,53 +53,35 @@ public final class BottleneckLayer extends InsertionPoint {
         return child("adapter_norm_before", ModuleDict.class);
     }
 
+    @Override
+    public AdapterSet<Settings> adapters() {
+        return adapters;
+    }
+
+    @Override
+    public Module restore() {
+        return new InsertionPoint(backend(), inputSize(), outputSize());
+    }
+
     void addAdapter(String name, Linear down, Linear up, LayerNorm norm, Settings s) {
         down().put(name, down);
         up().put(name, up);
         if (norm != null) {
             normBefore().put(name, norm);
         }
-        settings.put(name, s);
-        active.add(name);
-    }
-
-    /** Whether this layer holds adapter {@code name}. */
-    public boolean contains(String name) {
-        return settings.containsKey(name);
+        adapters.add(name, s);
     }
 
     /** Whether adapter {@code name} runs in parallel with the sub-layer. */
     public boolean isParallel(String name) {
-        return settingsOf(name).parallel();
+        return adapters.get(name).parallel();
     }
 
-    private Settings settingsOf(String name) {
-        Settings s = settings.get(name);
-        if (s == null) {
-            throw new PeftException("layer has no bottleneck adapter '" + name + "'; adapters: " + settings.keySet());
-        }
-        return s;
-    }
-
-    void setActive(String name, boolean on) {
-        settingsOf(name);
-        if (on) {
-            active.add(name);
-        } else {
-            active.remove(name);
-        }
-    }
-
-    void remove(String name) {
+    @Override
+    public void removeAdapter(String name) {
         down().remove(name);
         up().remove(name);
         normBefore().remove(name);
-        settings.remove(name);
-        active.remove(name);
-    }
-
-    boolean hasAdapters() {
-        return !settings.isEmpty();
     }
 
     @Override
@@ -113,12 +93,12 @@ public final class BottleneckLayer extends InsertionPoint {
             long in = sublayerInput.size(last);
             long width = in + sublayerOutput.size(last);
             Tensor both = backend().concat(List.of(sublayerInput, sublayerOutput), last);
-            return rows.apply(sublayerOutput, both, (name, sub) -> settings.containsKey(name)
+            return rows.apply(sublayerOutput, both, (name, sub) -> adapters.contains(name)
                     ? delta(name, sub.slice(last, 0, in), sub.slice(last, in, width))
                     : null);
         }
         Tensor y = sublayerOutput;
-        for (String name : active) {
+        for (String name : adapters.activeUnmerged()) {
             y = y.add(delta(name, sublayerInput, y));
         }
         return y;
@@ -126,7 +106,7 @@ public final class BottleneckLayer extends InsertionPoint {
 
     /** What adapter {@code name} adds to sub-layer output {@code y}, given the sub-layer's input {@code x}. */
     private Tensor delta(String name, Tensor x, Tensor y) {
-        Settings s = settings.get(name);
+        Settings s = adapters.get(name);
         Tensor h;
         if (s.parallel()) {
             h = x;

@@ -1,23 +1,22 @@
 package org.peft4j.adapter;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.peft4j.api.PeftApi;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
-import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.InsertionPoint;
 import org.peft4j.api.nn.LayerNorm;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
 import org.peft4j.api.tuner.TargetSpec;
-import org.peft4j.api.tuner.Tuner;
 import org.peft4j.api.tuner.TunerContext;
+import org.peft4j.core.tuner.LayerTuner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,29 +37,23 @@ import org.slf4j.LoggerFactory;
  * and {@code .bias} (d). Adapters cannot be merged into the base weights: the non-linearity sits
  * between the projections.
  */
-public final class BottleneckTuner implements Tuner {
+public final class BottleneckTuner extends LayerTuner<BottleneckConfig, BottleneckLayer> {
     /** The name of the insertion points adapters go into. */
     public static final String HOOK = "adapter";
-    private static final Logger LOG = LoggerFactory.getLogger(BottleneckTuner.class);
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks|block)\\.(\\d+)(?:\\.|$)");
     private static final String[] PARTS = {"adapter_down", "adapter_up", "adapter_norm_before"};
 
-    @Override
-    public String peftType() {
-        return BottleneckConfig.PEFT_TYPE;
+    public BottleneckTuner() {
+        super(BottleneckConfig.PEFT_TYPE, BottleneckConfig.class, BottleneckLayer.class);
     }
 
     @Override
-    public Class<? extends PeftConfig> configClass() {
-        return BottleneckConfig.class;
+    public String apiVersion() {
+        return PeftApi.VERSION;
     }
 
     @Override
-    public void inject(Module model, PeftConfig config, String adapterName, TunerContext context) {
-        if (!(config instanceof BottleneckConfig cfg)) {
-            throw new PeftException("bottleneck adapters need a BottleneckConfig, got "
-                    + config.getClass().getSimpleName());
-        }
+    protected List<String> targets(Module model, BottleneckConfig cfg, String adapterName, TunerContext context) {
         List<String> hooks = context.selector().select(model, TargetSpec.of(HOOK), m -> m instanceof InsertionPoint);
         List<String> targets = new ArrayList<>();
         for (String path : hooks) {
@@ -79,35 +72,32 @@ public final class BottleneckTuner implements Tuner {
                     + cfg.mhAdapter() + ", output_adapter=" + cfg.outputAdapter() + ", leave_out=" + cfg.leaveOut()
                     + "); insertion points of the model: " + hooks);
         }
-        // check every target before changing the model, so a config that does not fit leaves it as it was
-        for (String path : targets) {
-            Module current = model.find(path);
-            if (!(current instanceof BottleneckLayer) && current.getClass() != InsertionPoint.class) {
-                throw new PeftException("insertion point '" + path + "' is already taken by a "
-                        + current.getClass().getSimpleName() + "; delete that adapter first");
-            }
+        return targets;
+    }
+
+    @Override
+    protected BottleneckLayer wrap(String path, Module target, BottleneckConfig cfg, TunerContext context) {
+        if (target.getClass() != InsertionPoint.class) {
+            throw new PeftException("insertion point '" + path + "' is already taken by a "
+                    + target.getClass().getSimpleName() + "; delete that adapter first");
         }
+        InsertionPoint point = (InsertionPoint) target;
+        return new BottleneckLayer(context.backend(), point.inputSize(), point.outputSize());
+    }
+
+    @Override
+    protected void addAdapter(String path, BottleneckLayer layer, String adapterName, BottleneckConfig cfg,
+            TunerContext context) {
         Backend backend = context.backend();
-        for (String path : targets) {
-            InsertionPoint point = (InsertionPoint) model.find(path);
-            long d = point.outputSize();
-            long in = cfg.isParallel() ? point.inputSize() : d;
-            int m = cfg.bottleneckSize(d);
-            BottleneckLayer layer;
-            if (point instanceof BottleneckLayer existing) {
-                layer = existing;
-            } else {
-                layer = new BottleneckLayer(backend, point.inputSize(), d);
-                model.replace(path, layer);
-            }
-            // down: PyTorch's Linear init (kaiming-uniform weight); up: zero, so the adapter starts as a no-op
-            Linear down = Linear.init(backend, in, m, true, context.init());
-            Linear up = new Linear(backend, backend.zeros(d, m), backend.zeros(d));
-            LayerNorm norm = cfg.lnBefore() ? new LayerNorm(backend, backend.full(1f, d), backend.zeros(d), 1e-5f) : null;
-            layer.addAdapter(adapterName, down, up, norm,
-                    new BottleneckLayer.Settings(cfg.nonLinearity(), cfg.scaling(), cfg.isParallel()));
-        }
-        LOG.debug("bottleneck adapter '{}' ({}) inserted at {} points", adapterName, cfg.config(), targets.size());
+        long d = layer.outputSize();
+        long in = cfg.isParallel() ? layer.inputSize() : d;
+        int m = cfg.bottleneckSize(d);
+        // down: PyTorch's Linear init (kaiming-uniform weight); up: zero, so the adapter starts as a no-op
+        Linear down = Linear.init(backend, in, m, true, context.init());
+        Linear up = new Linear(backend, backend.zeros(d, m), backend.zeros(d));
+        LayerNorm norm = cfg.lnBefore() ? new LayerNorm(backend, backend.full(1f, d), backend.zeros(d), 1e-5f) : null;
+        layer.addAdapter(adapterName, down, up, norm,
+                new BottleneckLayer.Settings(cfg.nonLinearity(), cfg.scaling(), cfg.isParallel()));
     }
 
     static boolean isAttention(String path) {
@@ -125,43 +115,15 @@ public final class BottleneckTuner implements Tuner {
     }
 
     @Override
-    public Map<String, Parameter> adapterState(Module model, String adapterName) {
-        Map<String, Parameter> out = new LinkedHashMap<>();
-        layersWith(model, adapterName).forEach((path, layer) -> {
-            for (String part : PARTS) {
-                ModuleDict dict = layer.child(part, ModuleDict.class);
-                if (dict.contains(adapterName)) {
-                    dict.child(adapterName).parameters().forEach((n, p) -> out.put(path + "." + part + "." + n, p));
-                }
+    protected Map<String, Parameter> layerState(BottleneckLayer layer, String adapterName) {
+        Map<String, Parameter> out = new java.util.LinkedHashMap<>();
+        for (String part : PARTS) {
+            ModuleDict dict = layer.child(part, ModuleDict.class);
+            if (dict.contains(adapterName)) {
+                dict.child(adapterName).parameters().forEach((n, p) -> out.put(part + "." + n, p));
             }
-        });
-        if (out.isEmpty()) {
-            throw new PeftException("the model has no bottleneck adapter '" + adapterName + "'");
         }
         return out;
-    }
-
-    @Override
-    public void setActive(Module model, String adapterName, boolean active) {
-        Map<String, BottleneckLayer> layers = layersWith(model, adapterName);
-        if (layers.isEmpty()) {
-            throw new PeftException("cannot switch: the model has no bottleneck adapter '" + adapterName + "'");
-        }
-        layers.values().forEach(l -> l.setActive(adapterName, active));
-    }
-
-    @Override
-    public void delete(Module model, String adapterName) {
-        Map<String, BottleneckLayer> layers = layersWith(model, adapterName);
-        if (layers.isEmpty()) {
-            throw new PeftException("cannot delete: the model has no bottleneck adapter '" + adapterName + "'");
-        }
-        layers.forEach((path, layer) -> {
-            layer.remove(adapterName);
-            if (!layer.hasAdapters()) {
-                model.replace(path, new InsertionPoint(layer.backend(), layer.inputSize(), layer.outputSize()));
-            }
-        });
     }
 
     /** Bottleneck layers route rows by {@link org.peft4j.core.tuner.RowAdapters}: one batch may mix adapters. */
@@ -171,25 +133,8 @@ public final class BottleneckTuner implements Tuner {
     }
 
     @Override
-    public void merge(Module model, String adapterName) {
-        throw new PeftException("bottleneck adapters cannot be merged into the base weights (adapter '" + adapterName
-                + "'): the non-linearity between the down- and up-projection has no linear equivalent; "
-                + "run the model unmerged, or use LoRA or IA3 when merging is needed");
-    }
-
-    @Override
-    public void unmerge(Module model, String adapterName) {
-        throw new PeftException("bottleneck adapters are never merged, so there is nothing to unmerge (adapter '"
-                + adapterName + "')");
-    }
-
-    private static Map<String, BottleneckLayer> layersWith(Module model, String adapterName) {
-        Map<String, BottleneckLayer> out = new LinkedHashMap<>();
-        model.namedModules().forEach((path, m) -> {
-            if (m instanceof BottleneckLayer l && l.contains(adapterName)) {
-                out.put(path, l);
-            }
-        });
-        return out;
+    protected String whyNotMergeable() {
+        return "the non-linearity between the down- and up-projection has no linear equivalent; "
+                + "run the model unmerged, or use LoRA or IA3 when merging is needed";
     }
 }

@@ -1,11 +1,13 @@
 package org.peft4j.core;
 
 import org.peft4j.api.backend.Backend;
+import org.peft4j.core.tuner.StandardTargetSelector;
 import org.peft4j.core.PeftRegistry;
 
 /**
  * Plain entry point for code that does not use Guice: the registry of installed methods and
- * backends, and backends by name.
+ * backends, backends by name, and a {@link PeftModelFactory} over what is installed. Guice users
+ * get the same objects from peft-guice's {@code PeftModule}.
  */
 public final class Peft {
     /** System property naming the backend to use when none is given. */
@@ -46,5 +48,10 @@ public final class Peft {
     /** A new backend chosen by {@link #defaultBackendName()}; the caller closes it. */
     public static Backend backend() {
         return backend(defaultBackendName());
+    }
+
+    /** A model factory on {@code backend} with the standard target selector and every discovered tuner. */
+    public static PeftModelFactory factory(Backend backend) {
+        return new PeftModelFactory(backend, new StandardTargetSelector(), registry().tuners());
     }
 }

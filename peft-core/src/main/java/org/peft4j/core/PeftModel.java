@@ -26,6 +26,7 @@ import org.peft4j.api.tuner.Tuner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.peft4j.api.tuner.TunerContext;
+import org.peft4j.core.tuner.StandardTargetSelector;
 
 /**
  * A base model with PEFT adapters injected, HF PEFT's {@code PeftModel}: the base weights are
@@ -65,9 +66,22 @@ public final class PeftModel {
      * @param tokenizer text to token ids, special tokens included; may be null
      */
     public PeftModel(Module model, PeftRegistry registry, long seed, java.util.function.Function<String, long[]> tokenizer) {
+        this(model, registry, new StandardTargetSelector(), seed, tokenizer);
+    }
+
+    /**
+     * Wraps {@code model} with every collaborator given: {@link PeftModelFactory} (and so Guice)
+     * builds models this way.
+     *
+     * @param registry the tuners adapters may use, by {@code peft_type}
+     * @param selector turns configs' {@code target_modules} into module paths
+     * @param tokenizer text to token ids, special tokens included; may be null
+     */
+    public PeftModel(Module model, PeftRegistry registry, TargetSelector selector, long seed,
+            java.util.function.Function<String, long[]> tokenizer) {
         this.model = model;
         this.registry = registry;
-        this.context = new TunerContext(model.backend(), new org.peft4j.core.tuner.StandardTargetSelector(), new Init(seed), tokenizer);
+        this.context = new TunerContext(model.backend(), selector, new Init(seed), tokenizer);
         model.setTrainable(false);
     }
 
@@ -96,9 +110,9 @@ public final class PeftModel {
             if (adapters.containsKey(name)) {
                 throw new PeftException("adapter '" + name + "' already exists; adapters: " + adapters.keySet());
             }
-            Tuner tuner = registry.tuner(config.peftType());
+            Tuner<?> tuner = registry.tuner(config.peftType());
             List<String> saved = modulesToSave(config, true); // nothing to save fails here, before anything is injected
-            tuner.inject(model, config, name, context);
+            inject(tuner, config, name);
             for (String path : saved) {
                 model.find(path).setTrainable(true);
             }
@@ -113,8 +127,16 @@ public final class PeftModel {
         }
     }
 
+    private <C extends PeftConfig> void inject(Tuner<C> tuner, PeftConfig config, String name) {
+        if (!tuner.configClass().isInstance(config)) {
+            throw new PeftException(tuner.peftType() + " needs a " + tuner.configClass().getSimpleName() + ", got a "
+                    + config.getClass().getName());
+        }
+        tuner.inject(model, tuner.configClass().cast(config), name, context);
+    }
+
     /** The tuner for adapter {@code name}. */
-    public Tuner tuner(String name) {
+    public Tuner<?> tuner(String name) {
         return registry.tuner(config(name).peftType());
     }
 
@@ -133,7 +155,7 @@ public final class PeftModel {
      * parameters included.
      */
     public Map<String, Parameter> adapterState(String name) {
-        Tuner tuner = tuner(name);
+        Tuner<?> tuner = tuner(name);
         Map<String, Parameter> out = new LinkedHashMap<>();
         tuner.adapterState(model, name).forEach((k, v) -> out.put(stateKey(tuner, k), v));
         out.putAll(modulesToSaveState(tuner, name));
@@ -142,14 +164,14 @@ public final class PeftModel {
 
     /** The tensors an adapter file holds for adapter {@code name}, by HF file name. */
     public Map<String, Tensor> savedState(String name) {
-        Tuner tuner = tuner(name);
+        Tuner<?> tuner = tuner(name);
         Map<String, Tensor> out = new LinkedHashMap<>();
         tuner.savedState(model, name).forEach((k, v) -> out.put(stateKey(tuner, k), v));
         modulesToSaveState(tuner, name).forEach((k, p) -> out.put(k, p.value()));
         return out;
     }
 
-    private Map<String, Parameter> modulesToSaveState(Tuner tuner, String name) {
+    private Map<String, Parameter> modulesToSaveState(Tuner<?> tuner, String name) {
         Map<String, Parameter> out = new LinkedHashMap<>();
         String prefix = tuner.isPromptLearning() ? "base_model." : "base_model.model.";
         for (String path : modulesToSave(config(name))) {
@@ -191,7 +213,7 @@ public final class PeftModel {
         return out;
     }
 
-    private static String stateKey(Tuner tuner, String key) {
+    private static String stateKey(Tuner<?> tuner, String key) {
         return tuner.isPromptLearning() ? key : "base_model.model." + key;
     }
 
@@ -246,7 +268,7 @@ public final class PeftModel {
                 deleteAdapter(name);
                 throw e;
             }
-            Tuner tuner = tuner(name);
+            Tuner<?> tuner = tuner(name);
             Backend backend = model.backend();
             Map<String, Tensor> own = new LinkedHashMap<>();
             tuner.savedState(model, name).keySet()

@@ -11,32 +11,36 @@ import java.util.Map;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
+import org.peft4j.api.PeftApi;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.BackendProvider;
 import org.peft4j.api.config.PeftConfig;
-import org.peft4j.core.io.PeftJson;
 import org.peft4j.api.tuner.Tuner;
+import org.peft4j.core.io.PeftJson;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The installed PEFT methods and backends, discovered with {@link ServiceLoader}: the Java twin
- * of HF PEFT's {@code PEFT_TYPE_TO_CONFIG_MAPPING} ({@code peft_type} to tuner to config class).
- * A provider that fails to load is logged and skipped; two providers claiming one name are an
- * error. Immutable and thread-safe.
+ * The installed PEFT methods and backends: the Java twin of HF PEFT's
+ * {@code PEFT_TYPE_TO_CONFIG_MAPPING} ({@code peft_type} to tuner to config class). Built by
+ * {@link #discover()} from {@link ServiceLoader} entries, or from explicit tuners (Guice's map
+ * binding, tests). A provider that fails to load is logged and skipped; two providers claiming one
+ * name, or a provider built against an incompatible {@link PeftApi#VERSION}, are errors naming
+ * the classes. Immutable and thread-safe.
  */
 public final class PeftRegistry {
     private static final Logger LOG = LoggerFactory.getLogger(PeftRegistry.class);
 
-    private final Map<String, Tuner> tuners;
+    private final Map<String, Tuner<?>> tuners;
     private final Map<String, BackendProvider> backends;
 
-    /** A registry of exactly these tuners and backends (duplicates are an error). */
-    public PeftRegistry(Iterable<? extends Tuner> tuners, Iterable<? extends BackendProvider> backends) {
-        Map<String, Tuner> t = new TreeMap<>();
-        for (Tuner tuner : tuners) {
-            String type = tuner.peftType();
-            Tuner prev = t.putIfAbsent(type, tuner);
+    /** A registry of exactly these tuners and backends (duplicates and incompatible versions are an error). */
+    public PeftRegistry(Iterable<? extends Tuner<?>> tuners, Iterable<? extends BackendProvider> backends) {
+        Map<String, Tuner<?>> t = new TreeMap<>();
+        for (Tuner<?> tuner : tuners) {
+            checkVersion("tuner", tuner.getClass(), tuner.apiVersion());
+            String type = tuner.peftType().toUpperCase(Locale.ROOT);
+            Tuner<?> prev = t.putIfAbsent(type, tuner);
             if (prev != null) {
                 throw new PeftException("peft_type " + type + " is claimed by two tuners: " + prev.getClass().getName()
                         + " and " + tuner.getClass().getName() + "; remove one of the jars from the classpath");
@@ -44,6 +48,7 @@ public final class PeftRegistry {
         }
         Map<String, BackendProvider> b = new TreeMap<>();
         for (BackendProvider p : backends) {
+            checkVersion("backend", p.getClass(), p.apiVersion());
             String name = p.name().toLowerCase(Locale.ROOT);
             BackendProvider prev = b.putIfAbsent(name, p);
             if (prev != null) {
@@ -56,9 +61,47 @@ public final class PeftRegistry {
         this.backends = Collections.unmodifiableMap(b);
     }
 
+    /**
+     * A registry of tuners keyed by {@code peft_type}, as a Guice map binding supplies them; each
+     * key must be its tuner's own {@link Tuner#peftType()}.
+     */
+    public static PeftRegistry of(Map<String, ? extends Tuner<?>> tuners, Iterable<? extends BackendProvider> backends) {
+        tuners.forEach((key, tuner) -> {
+            if (!key.equalsIgnoreCase(tuner.peftType())) {
+                throw new PeftException("tuner " + tuner.getClass().getName() + " is bound under peft_type '" + key
+                        + "' but implements '" + tuner.peftType() + "'; bind it under its own peft_type");
+            }
+        });
+        return new PeftRegistry(tuners.values(), backends);
+    }
+
+    /**
+     * Fails unless a plugin built against API {@code version} runs on this one: the same major
+     * version and a minor version no newer than {@link PeftApi#VERSION}.
+     */
+    static void checkVersion(String kind, Class<?> plugin, String version) {
+        String[] want = PeftApi.VERSION.split("\\.");
+        String[] got = version == null ? new String[0] : version.split("\\.");
+        boolean ok = got.length == 2 && got[0].equals(want[0]);
+        if (ok) {
+            try {
+                ok = Integer.parseInt(got[1]) <= Integer.parseInt(want[1]);
+            } catch (NumberFormatException e) {
+                ok = false;
+            }
+        }
+        if (!ok) {
+            throw new PeftException("the " + kind + " " + plugin.getName() + " was built against peft4j API " + version
+                    + ", but this runtime provides API " + PeftApi.VERSION + " (compatible: " + want[0]
+                    + ".0 to " + PeftApi.VERSION + "); use a build of that plugin made for this peft4j version");
+        }
+    }
+
     /** Everything the class loader's {@code META-INF/services} entries declare. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
     public static PeftRegistry discover(ClassLoader loader) {
-        return new PeftRegistry(load(Tuner.class, loader), load(BackendProvider.class, loader));
+        List<Tuner<?>> tuners = (List) load(Tuner.class, loader);
+        return new PeftRegistry(tuners, load(BackendProvider.class, loader));
     }
 
     /** {@link #discover(ClassLoader)} with this class's loader. */
@@ -84,7 +127,7 @@ public final class PeftRegistry {
     }
 
     /** Installed tuners by {@code peft_type}, sorted; unmodifiable. */
-    public Map<String, Tuner> tuners() {
+    public Map<String, Tuner<?>> tuners() {
         return tuners;
     }
 
@@ -94,8 +137,8 @@ public final class PeftRegistry {
     }
 
     /** The tuner for a {@code peft_type} (case-insensitive), or an error listing installed types. */
-    public Tuner tuner(String peftType) {
-        Tuner t = peftType == null ? null : tuners.get(peftType.toUpperCase(Locale.ROOT));
+    public Tuner<?> tuner(String peftType) {
+        Tuner<?> t = peftType == null ? null : tuners.get(peftType.toUpperCase(Locale.ROOT));
         if (t == null) {
             throw new PeftException("unknown peft_type '" + peftType + "'; installed: " + tuners.keySet());
         }

@@ -9,7 +9,6 @@ import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Key;
 import com.google.inject.TypeLiteral;
-import com.google.inject.multibindings.MapBinder;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -42,8 +41,8 @@ class DiscoveryTest {
                 .hasMessageContaining("LOHA").hasMessageContaining("LORA");
         assertThatThrownBy(() -> registry.backend("tensorflow")).isInstanceOf(PeftException.class)
                 .hasMessageContaining("tensorflow").hasMessageContaining("djl").hasMessageContaining("nd4j");
-        assertThatThrownBy(() -> new PeftModule("jax", registry)).isInstanceOf(PeftException.class)
-                .hasMessageContaining("jax").hasMessageContaining("djl");
+        assertThatThrownBy(() -> Guice.createInjector(new PeftModule("jax", registry)).getInstance(Backend.class))
+                .hasRootCauseInstanceOf(PeftException.class).hasMessageContaining("jax").hasMessageContaining("djl");
     }
 
     @Test
@@ -71,8 +70,9 @@ class DiscoveryTest {
                 assertThat(backend.name()).isEqualTo(name);
                 assertThat(injector.getInstance(Backend.class)).isSameAs(backend);
             }
-            Map<String, Tuner> tuners = injector.getInstance(Key.get(new TypeLiteral<Map<String, Tuner>>() { }));
-            assertThat(tuners).containsKey("LORA");
+            Map<String, Tuner<?>> tuners = injector.getInstance(Key.get(new TypeLiteral<Map<String, Tuner<?>>>() { }));
+            assertThat(tuners).containsKeys("LORA", "IA3", "BOTTLENECK", "PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING");
+            assertThat(tuners.get("LORA")).isInstanceOf(LoraTuner.class);
         }
     }
 
@@ -100,10 +100,11 @@ class DiscoveryTest {
         AbstractModule extra = new AbstractModule() {
             @Override
             protected void configure() {
-                MapBinder.newMapBinder(binder(), String.class, Tuner.class).addBinding("LORA").toInstance(new LoraTuner());
+                PeftModule.tuners(binder()).addBinding("LORA").to(LoraTuner.class); // peft-lora's is discovered too
             }
         };
         assertThatThrownBy(() -> Guice.createInjector(new PeftModule("djl"), extra))
-                .isInstanceOf(CreationException.class).hasMessageContaining("LORA");
+                .isInstanceOf(CreationException.class).hasMessageContaining("peft_type LORA is bound to 2 tuners")
+                .hasMessageContaining(LoraTuner.class.getName());
     }
 }

@@ -23,7 +23,7 @@ import org.peft4j.api.config.PeftConfig;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.api.nn.Functional;
 import org.peft4j.train.AdamW;
-import org.peft4j.core.tuner.PromptLearning;
+import org.peft4j.core.tuner.PromptLearningTuner;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.bert.BertConfig;
 import org.peft4j.models.bert.BertForSequenceClassification;
@@ -124,7 +124,7 @@ class PromptLearningTest {
             assertThat(Reference.maxAbsDiff(logits(b, other).toFloatArray(), adapted)).isLessThan(1e-5f);
 
             peft.deleteAdapter("default");
-            assertThat(net.children()).doesNotContainKey(PromptLearning.ENCODERS);
+            assertThat(net.children()).doesNotContainKey(PromptLearningTuner.ENCODERS);
         }
     }
 

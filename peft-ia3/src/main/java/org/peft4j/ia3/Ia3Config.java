@@ -1,14 +1,10 @@
 package org.peft4j.ia3;
 
-import com.fasterxml.jackson.annotation.JsonAnyGetter;
-import com.fasterxml.jackson.annotation.JsonAnySetter;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.config.TargetModules;
@@ -17,42 +13,31 @@ import org.peft4j.api.tuner.TargetSpec;
 
 /**
  * IA3's {@code adapter_config.json}, with HF PEFT's key names, defaults and meaning
- * ({@code peft_type} {@value #PEFT_TYPE}). Unknown keys are kept in {@link #extras()}.
+ * ({@code peft_type} {@value #PEFT_TYPE}).
  *
  * <p>Unlike HF PEFT, which falls back to a per-architecture table when {@code target_modules} is
  * missing, peft4j needs it spelled out; for BERT, HF's table says
  * {@code target_modules ["key", "value", "output.dense"]} and
  * {@code feedforward_modules ["output.dense"]}. Missing {@code feedforward_modules} means none.
  *
- * @param targetModules modules to scale (names, suffixes or a regex)
- * @param excludeModules modules to leave out, or null
+ * @param targets {@code target_modules} (names, suffixes or a regex), {@code exclude_modules},
+ *     {@code layers_to_transform}, {@code layers_pattern}
  * @param feedforwardModules targets treated as feed-forward: their input is scaled (a vector of
  *     size in) instead of their output (size out); a list must be a subset of a listed
  *     {@code target_modules}
  * @param initIa3Weights start the vectors at one (a no-op); false draws them from N(0, 1) as HF does
  * @param fanInFanOut whether the HF model stores the targets' weights (in, out); peft4j always holds
  *     (out, in), so the flag is kept for the file and changes nothing
- * @param modulesToSave modules trained in full and saved with the adapter
- * @param taskType HF task type, or null
- * @param baseModelNameOrPath base model id, or null
- * @param revision base model revision, or null
- * @param inferenceMode HF's {@code inference_mode}, written as saved
- * @param extras keys this class does not know
+ * @param shared the keys every method shares ({@code task_type}, {@code modules_to_save}, ...)
  */
 @JsonIgnoreProperties(value = "peft_type", allowGetters = true)
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record Ia3Config(
-        @JsonProperty("target_modules") TargetModules targetModules,
-        @JsonProperty("exclude_modules") TargetModules excludeModules,
+        @JsonProperty(TargetSpec.KEYS) TargetSpec targets,
         @JsonProperty("feedforward_modules") TargetModules feedforwardModules,
         @JsonProperty("init_ia3_weights") Boolean initIa3Weights,
         @JsonProperty("fan_in_fan_out") Boolean fanInFanOut,
-        @JsonProperty("modules_to_save") List<String> modulesToSave,
-        @JsonProperty("task_type") TaskType taskType,
-        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath,
-        @JsonProperty("revision") String revision,
-        @JsonProperty("inference_mode") Boolean inferenceMode,
-        @JsonAnySetter Map<String, Object> extras) implements PeftConfig {
+        @JsonProperty(PeftConfig.SHARED) Shared shared) implements PeftConfig {
 
     /** HF's {@code peft_type} for IA3. */
     public static final String PEFT_TYPE = "IA3";
@@ -61,14 +46,13 @@ public record Ia3Config(
         feedforwardModules = feedforwardModules == null ? new TargetModules.Names(List.of()) : feedforwardModules;
         initIa3Weights = initIa3Weights == null || initIa3Weights;
         fanInFanOut = fanInFanOut != null && fanInFanOut;
-        modulesToSave = modulesToSave == null ? List.of() : List.copyOf(modulesToSave);
-        inferenceMode = inferenceMode != null && inferenceMode;
-        extras = extras == null ? new LinkedHashMap<>() : new LinkedHashMap<>(extras);
-        if (targetModules == null) {
+        shared = shared == null ? Shared.NONE : shared;
+        if (targets == null) {
             throw new PeftException("target_modules is required (for BERT, HF uses [\"key\", \"value\", \"output.dense\"] "
                     + "with feedforward_modules [\"output.dense\"])");
         }
-        if (targetModules instanceof TargetModules.Names t && feedforwardModules instanceof TargetModules.Names f) {
+        if (targets.targetModules() instanceof TargetModules.Names t
+                && feedforwardModules instanceof TargetModules.Names f) {
             List<String> extra = new ArrayList<>(f.names());
             extra.removeAll(t.names());
             if (!extra.isEmpty()) {
@@ -76,7 +60,6 @@ public record Ia3Config(
                         + "; not targeted: " + extra);
             }
         }
-        new TargetSpec(targetModules, excludeModules, null, null); // validates
     }
 
     /** A config with HF's defaults; {@code targetModules} is required. */
@@ -90,16 +73,9 @@ public record Ia3Config(
         return PEFT_TYPE;
     }
 
-    /** The extras, unmodifiable; written back as top-level keys. */
-    @Override
-    @JsonAnyGetter
-    public Map<String, Object> extras() {
-        return java.util.Collections.unmodifiableMap(extras);
-    }
-
     /** What this config targets. */
-    public TargetSpec targetSpec() {
-        return new TargetSpec(targetModules, excludeModules, null, null);
+    public TargetModules targetModules() {
+        return targets.targetModules();
     }
 
     /** Builder with HF's defaults; {@code targetModules} is required. */
@@ -141,8 +117,8 @@ public record Ia3Config(
         }
 
         public Ia3Config build() {
-            return new Ia3Config(target, null, feedforward, init, false, modulesToSave, taskType, null, null, false,
-                    null);
+            return new Ia3Config(target == null ? null : new TargetSpec(target, null, null, null), feedforward, init,
+                    false, Shared.of(taskType, modulesToSave));
         }
     }
 }

@@ -1,7 +1,5 @@
 package org.peft4j.ia3;
 
-import java.util.LinkedHashSet;
-import java.util.Set;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Scope;
@@ -9,6 +7,9 @@ import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
+import org.peft4j.api.nn.ParameterDict;
+import org.peft4j.core.tuner.AdapterLayer;
+import org.peft4j.core.tuner.AdapterSet;
 import org.peft4j.core.tuner.RowAdapters;
 
 /**
@@ -18,31 +19,15 @@ import org.peft4j.core.tuner.RowAdapters;
  * {@code base(x) * l} with l of shape (out, 1). Active adapters multiply. Inside
  * {@link RowAdapters#with} each row goes through its own adapter only (mixed-adapter batches).
  */
-public final class Ia3Linear extends Module implements LinearLayer {
+public final class Ia3Linear extends Module implements LinearLayer, AdapterLayer {
     private final boolean feedforward;
-    private final Set<String> active = new LinkedHashSet<>();
-    private final Set<String> merged = new LinkedHashSet<>();
+    private final AdapterSet<Void> adapters = new AdapterSet<>("IA3");
 
     Ia3Linear(Linear base, boolean feedforward) {
         super(base.backend());
         this.feedforward = feedforward;
         register("base_layer", base);
-        register("ia3_l", new Vectors(base));
-    }
-
-    /** The adapters' vectors by name, as a module so parameter paths read {@code ia3_l.<adapter>}. */
-    static final class Vectors extends Module {
-        Vectors(Module owner) {
-            super(owner.backend());
-        }
-
-        void put(String name, Parameter p) {
-            register(name, p);
-        }
-
-        void remove(String name) {
-            unregister(name);
-        }
+        register("ia3_l", new ParameterDict(base.backend()));
     }
 
     @Override
@@ -50,8 +35,9 @@ public final class Ia3Linear extends Module implements LinearLayer {
         return child("base_layer", Linear.class);
     }
 
-    Vectors vectors() {
-        return child("ia3_l", Vectors.class);
+    /** The adapters' vectors by name, so parameter paths read {@code ia3_l.<adapter>}. */
+    ParameterDict vectors() {
+        return child("ia3_l", ParameterDict.class);
     }
 
     /** Whether this layer scales its input (a feed-forward module) rather than its output. */
@@ -64,61 +50,40 @@ public final class Ia3Linear extends Module implements LinearLayer {
         return feedforward ? new long[] {1, inFeatures()} : new long[] {outFeatures(), 1};
     }
 
-    void addAdapter(String name, Tensor vector) {
-        vectors().put(name, new Parameter(vector));
-        active.add(name);
+    @Override
+    public AdapterSet<Void> adapters() {
+        return adapters;
     }
 
-    /** Whether this layer holds adapter {@code name}. */
-    public boolean contains(String name) {
-        return vectors().parameters().containsKey(name);
+    @Override
+    public Module restore() {
+        return baseLayer();
+    }
+
+    void addAdapter(String name, Tensor vector) {
+        vectors().put(name, new Parameter(vector));
+        adapters.add(name, null);
     }
 
     Parameter vector(String name) {
-        Parameter p = vectors().parameters().get(name);
-        if (p == null) {
-            throw new PeftException("layer has no IA3 adapter '" + name + "'; adapters: "
-                    + vectors().parameters().keySet());
-        }
-        return p;
+        adapters.get(name);
+        return vectors().get(name);
     }
 
-    void setActive(String name, boolean on) {
-        vector(name);
-        if (on) {
-            active.add(name);
-        } else {
-            active.remove(name);
-        }
-    }
-
-    void remove(String name) {
+    @Override
+    public void removeAdapter(String name) {
         vectors().remove(name);
-        active.remove(name);
-        merged.remove(name);
     }
 
-    boolean hasAdapters() {
-        return !vectors().parameters().isEmpty();
-    }
-
-    /** Whether adapter {@code name} is folded into the base weight. */
-    public boolean isMerged(String name) {
-        return merged.contains(name);
-    }
-
-    /** Scales the base weight (and, for output scaling, the bias) by the vector; a second call does nothing. */
-    void merge(String name) {
-        if (merged.contains(name)) {
-            return;
-        }
-        checkMergeable(name);
+    /** Scales the base weight (and, for output scaling, the bias) by the vector. */
+    @Override
+    public void merge(String name) {
         scaleBase(vector(name).value(), false);
-        merged.add(name);
     }
 
     /** Fails when the vector has an entry so close to zero that unmerge could not divide it out again. */
-    void checkMergeable(String name) {
+    @Override
+    public void checkMergeable(String name) {
         for (float v : vector(name).value().toFloatArray()) {
             if (Math.abs(v) < 1e-6f) {
                 throw new PeftException("cannot merge IA3 adapter '" + name + "': its vector has an entry of " + v
@@ -128,12 +93,9 @@ public final class Ia3Linear extends Module implements LinearLayer {
     }
 
     /** Divides the vector back out of the base weight (and bias). */
-    void unmerge(String name) {
-        if (!merged.contains(name)) {
-            return;
-        }
+    @Override
+    public void unmerge(String name) {
         scaleBase(vector(name).value(), true);
-        merged.remove(name);
     }
 
     private void scaleBase(Tensor l, boolean divide) {
@@ -156,10 +118,7 @@ public final class Ia3Linear extends Module implements LinearLayer {
             return mixedForward(rows, x);
         }
         Tensor scale = null;
-        for (String name : active) {
-            if (merged.contains(name)) {
-                continue;
-            }
+        for (String name : adapters.activeUnmerged()) {
             Tensor l = vector(name).value();
             scale = scale == null ? l : scale.mul(l);
         }
@@ -181,11 +140,11 @@ public final class Ia3Linear extends Module implements LinearLayer {
         Tensor base = baseLayer().forward(x);
         if (feedforward) {
             Tensor w = baseLayer().weight().value();
-            return rows.apply(base, x, (name, sub) -> contains(name)
+            return rows.apply(base, x, (name, sub) -> adapters.contains(name)
                     ? sub.mul(vector(name).value().reshape(inFeatures()).sub(1f)).linear(w, null)
                     : null);
         }
-        return rows.apply(base, base, (name, sub) -> contains(name)
+        return rows.apply(base, base, (name, sub) -> adapters.contains(name)
                 ? sub.mul(vector(name).value().reshape(outFeatures()).sub(1f))
                 : null);
     }

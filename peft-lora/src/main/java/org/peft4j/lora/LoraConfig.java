@@ -1,13 +1,10 @@
 package org.peft4j.lora;
 
-import com.fasterxml.jackson.annotation.JsonAnyGetter;
-import com.fasterxml.jackson.annotation.JsonAnySetter;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonValue;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -19,29 +16,21 @@ import org.peft4j.api.tuner.TargetSpec;
 
 /**
  * LoRA's {@code adapter_config.json}, with HF PEFT's key names, defaults and meaning. Missing
- * keys take HF's defaults ({@code r} 8, {@code lora_alpha} 8, ...); unknown keys are kept in
- * {@link #extras()}.
+ * keys take HF's defaults ({@code r} 8, {@code lora_alpha} 8, ...).
  *
  * @param r rank of the update
  * @param loraAlpha scaling numerator: scaling is alpha/r (alpha/sqrt(r) with rsLoRA)
  * @param loraDropout dropout on the LoRA input, in [0, 1)
- * @param targetModules modules to adapt (names, suffixes, a regex or {@code all-linear})
- * @param excludeModules modules to leave out, or null
- * @param layersToTransform layer indices to adapt, or null for all
- * @param layersPattern name of the layer list, or null
+ * @param targets {@code target_modules} (names, suffixes, a regex or {@code all-linear}),
+ *     {@code exclude_modules}, {@code layers_to_transform}, {@code layers_pattern}
  * @param bias which biases train: {@code none}, {@code all} or {@code lora_only}
- * @param modulesToSave modules trained in full and saved with the adapter
  * @param initLoraWeights initialisation of A and B
  * @param useRslora scale by alpha/sqrt(r)
  * @param useDora weight-decomposed LoRA
  * @param rankPattern per-module rank overrides (key matched as {@code (.*\.)?key$})
  * @param alphaPattern per-module alpha overrides
  * @param fanInFanOut whether the target stores weights (in, out), as GPT-2's Conv1D
- * @param taskType HF task type, or null
- * @param baseModelNameOrPath base model id, or null
- * @param revision base model revision, or null
- * @param inferenceMode HF's {@code inference_mode}, written as saved
- * @param extras keys this class does not know
+ * @param shared the keys every method shares ({@code task_type}, {@code modules_to_save}, ...)
  */
 @JsonIgnoreProperties(value = "peft_type", allowGetters = true)
 @JsonInclude(JsonInclude.Include.ALWAYS)
@@ -49,23 +38,15 @@ public record LoraConfig(
         @JsonProperty("r") Integer r,
         @JsonProperty("lora_alpha") Float loraAlpha,
         @JsonProperty("lora_dropout") Float loraDropout,
-        @JsonProperty("target_modules") TargetModules targetModules,
-        @JsonProperty("exclude_modules") TargetModules excludeModules,
-        @JsonProperty("layers_to_transform") List<Integer> layersToTransform,
-        @JsonProperty("layers_pattern") String layersPattern,
+        @JsonProperty(TargetSpec.KEYS) TargetSpec targets,
         @JsonProperty("bias") String bias,
-        @JsonProperty("modules_to_save") List<String> modulesToSave,
         @JsonProperty("init_lora_weights") InitLoraWeights initLoraWeights,
         @JsonProperty("use_rslora") Boolean useRslora,
         @JsonProperty("use_dora") Boolean useDora,
         @JsonProperty("rank_pattern") Map<String, Integer> rankPattern,
         @JsonProperty("alpha_pattern") Map<String, Float> alphaPattern,
         @JsonProperty("fan_in_fan_out") Boolean fanInFanOut,
-        @JsonProperty("task_type") TaskType taskType,
-        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath,
-        @JsonProperty("revision") String revision,
-        @JsonProperty("inference_mode") Boolean inferenceMode,
-        @JsonAnySetter Map<String, Object> extras) implements PeftConfig {
+        @JsonProperty(PeftConfig.SHARED) Shared shared) implements PeftConfig {
 
     /** HF's {@code peft_type} for LoRA. */
     public static final String PEFT_TYPE = "LORA";
@@ -76,15 +57,16 @@ public record LoraConfig(
         loraAlpha = loraAlpha == null ? 8f : loraAlpha;
         loraDropout = loraDropout == null ? 0f : loraDropout;
         bias = bias == null ? "none" : bias;
-        modulesToSave = modulesToSave == null ? List.of() : List.copyOf(modulesToSave);
         initLoraWeights = initLoraWeights == null ? InitLoraWeights.DEFAULT : initLoraWeights;
         useRslora = useRslora != null && useRslora;
         useDora = useDora != null && useDora;
         rankPattern = rankPattern == null ? Map.of() : Map.copyOf(rankPattern);
         alphaPattern = alphaPattern == null ? Map.of() : Map.copyOf(alphaPattern);
         fanInFanOut = fanInFanOut != null && fanInFanOut;
-        inferenceMode = inferenceMode != null && inferenceMode;
-        extras = extras == null ? new LinkedHashMap<>() : new LinkedHashMap<>(extras);
+        shared = shared == null ? Shared.NONE : shared;
+        if (targets == null) {
+            throw new PeftException("target_modules is required (a list of module names, a regex or \"all-linear\")");
+        }
         if (r <= 0) {
             throw new PeftException("r must be a positive integer, got " + r);
         }
@@ -102,10 +84,6 @@ public record LoraConfig(
                 throw new PeftException("rank_pattern['" + k + "'] must be a positive integer, got " + v);
             }
         });
-        if (targetModules == null) {
-            throw new PeftException("target_modules is required (a list of module names, a regex or \"all-linear\")");
-        }
-        new TargetSpec(targetModules, excludeModules, layersToTransform, layersPattern); // validates combination
     }
 
     /** A config with HF's defaults targeting {@code targetModules}. */
@@ -119,16 +97,9 @@ public record LoraConfig(
         return PEFT_TYPE;
     }
 
-    /** The extras, unmodifiable; written back as top-level keys. */
-    @Override
-    @JsonAnyGetter
-    public Map<String, Object> extras() {
-        return java.util.Collections.unmodifiableMap(extras);
-    }
-
     /** What this config targets. */
-    public TargetSpec targetSpec() {
-        return new TargetSpec(targetModules, excludeModules, layersToTransform, layersPattern);
+    public TargetModules targetModules() {
+        return targets.targetModules();
     }
 
     /** HF's {@code init_lora_weights}: {@code true}, {@code false} or {@code "gaussian"}. */
@@ -242,8 +213,8 @@ public record LoraConfig(
         }
 
         public LoraConfig build() {
-            return new LoraConfig(r, alpha, dropout, target, null, null, null, bias, modulesToSave, init, rslora,
-                    dora, null, null, fanInFanOut, taskType, null, null, false, null);
+            return new LoraConfig(r, alpha, dropout, target == null ? null : new TargetSpec(target, null, null, null),
+                    bias, init, rslora, dora, null, null, fanInFanOut, Shared.of(taskType, modulesToSave));
         }
     }
 }

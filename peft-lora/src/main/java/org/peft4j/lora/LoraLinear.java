@@ -1,9 +1,7 @@
 package org.peft4j.lora;
 
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.Map;
-import java.util.Set;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Scope;
@@ -14,6 +12,8 @@ import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
+import org.peft4j.core.tuner.AdapterLayer;
+import org.peft4j.core.tuner.AdapterSet;
 import org.peft4j.core.tuner.RowAdapters;
 
 /**
@@ -26,11 +26,18 @@ import org.peft4j.core.tuner.RowAdapters;
  * output row: the adapted weight {@code W + scaling * B A} is normalised row by row and rescaled
  * to it, with the norm treated as a constant by autodiff (DoRA paper, section 4.3, as HF does).
  */
-public final class LoraLinear extends Module implements LinearLayer {
-    private final Map<String, Float> scaling = new LinkedHashMap<>();
-    private final Map<String, Float> dropout = new LinkedHashMap<>();
-    private final Set<String> active = new LinkedHashSet<>();
-    private final Set<String> merged = new LinkedHashSet<>();
+public final class LoraLinear extends Module implements LinearLayer, AdapterLayer {
+    private final AdapterSet<Settings> adapters = new AdapterSet<>("LoRA");
+
+    /**
+     * How one adapter computes.
+     *
+     * @param scaling alpha/r, or alpha/sqrt(r) with rsLoRA
+     * @param dropout dropout on the adapter's input
+     * @param bias HF's {@code bias} setting: none, all or lora_only
+     */
+    record Settings(float scaling, float dropout, String bias) {
+    }
 
     LoraLinear(Linear base) {
         super(base.backend());
@@ -57,17 +64,23 @@ public final class LoraLinear extends Module implements LinearLayer {
         return child("lora_magnitude_vector", ModuleDict.class);
     }
 
-    private final Map<String, String> biasMode = new LinkedHashMap<>();
     /** Per merged DoRA adapter, the row scale its merge applied, so unmerge can undo it exactly. */
     private final Map<String, Tensor> doraMergeScale = new LinkedHashMap<>();
 
-    void addAdapter(String name, Linear a, Linear b, float scale, float dropoutP, String bias, boolean dora) {
-        biasMode.put(name, bias);
+    @Override
+    public AdapterSet<Settings> adapters() {
+        return adapters;
+    }
+
+    @Override
+    public Module restore() {
+        return baseLayer();
+    }
+
+    void addAdapter(String name, Linear a, Linear b, Settings settings, boolean dora) {
         loraA().put(name, a);
         loraB().put(name, b);
-        scaling.put(name, scale);
-        dropout.put(name, dropoutP);
-        active.add(name);
+        adapters.add(name, settings);
         if (dora) {
             try (Scope ignored = backend().scope()) {
                 Tensor norm = rowNorm(baseLayer().weight().value().add(deltaWeight(name)));
@@ -112,11 +125,7 @@ public final class LoraLinear extends Module implements LinearLayer {
 
     /** The scaling of adapter {@code name} (alpha/r, or alpha/sqrt(r) with rsLoRA). */
     public float scaling(String name) {
-        Float s = scaling.get(name);
-        if (s == null) {
-            throw new PeftException("layer has no LoRA adapter '" + name + "'; adapters: " + scaling.keySet());
-        }
-        return s;
+        return adapters.get(name).scaling();
     }
 
     /** The update this adapter adds to the base weight: {@code B @ A * scaling}, (out, in). */
@@ -126,10 +135,8 @@ public final class LoraLinear extends Module implements LinearLayer {
         return b.matmul(a).mul(scaling(name));
     }
 
-    void merge(String name) {
-        if (merged.contains(name)) {
-            return;
-        }
+    @Override
+    public void merge(String name) {
         Parameter w = baseLayer().weight();
         try (Scope ignored = backend().scope()) {
             if (isDora(name)) {
@@ -140,13 +147,10 @@ public final class LoraLinear extends Module implements LinearLayer {
                 w.set(w.value().add(deltaWeight(name)));
             }
         }
-        merged.add(name);
     }
 
-    void unmerge(String name) {
-        if (!merged.remove(name)) {
-            return;
-        }
+    @Override
+    public void unmerge(String name) {
         Parameter w = baseLayer().weight();
         try (Scope ignored = backend().scope()) {
             Tensor rowScale = doraMergeScale.remove(name);
@@ -159,17 +163,9 @@ public final class LoraLinear extends Module implements LinearLayer {
         }
     }
 
-    void setActive(String name, boolean on) {
-        scaling(name);
-        if (on) {
-            active.add(name);
-        } else {
-            active.remove(name);
-        }
-    }
-
-    /** Drops adapter {@code name}; the base weight is left as it is (merged or not). */
-    void remove(String name) {
+    /** Drops adapter {@code name}'s modules; the base weight is left as it is (merged or not). */
+    @Override
+    public void removeAdapter(String name) {
         loraA().remove(name);
         loraB().remove(name);
         magnitudes().remove(name);
@@ -177,26 +173,6 @@ public final class LoraLinear extends Module implements LinearLayer {
         if (rowScale != null) {
             backend().release(rowScale);
         }
-        scaling.remove(name);
-        dropout.remove(name);
-        biasMode.remove(name);
-        active.remove(name);
-        merged.remove(name);
-    }
-
-    /** HF's {@code bias} setting of adapter {@code name}: none, all or lora_only. */
-    String biasMode(String name) {
-        return biasMode.get(name);
-    }
-
-    /** Whether any adapter is left in this layer. */
-    boolean hasAdapters() {
-        return !scaling.isEmpty();
-    }
-
-    /** Whether adapter {@code name} is currently folded into the base weight. */
-    public boolean isMerged(String name) {
-        return merged.contains(name);
     }
 
     @Override
@@ -209,7 +185,7 @@ public final class LoraLinear extends Module implements LinearLayer {
                 return base.add(gathered.reshape(base.shape()));
             }
             return rows.apply(base, x, (name, sub) -> {
-                if (!scaling.containsKey(name)) {
+                if (!adapters.contains(name)) {
                     return null;
                 }
                 if (isDora(name)) {
@@ -219,10 +195,8 @@ public final class LoraLinear extends Module implements LinearLayer {
             });
         }
         Tensor y = base;
-        for (String name : active) {
-            if (!merged.contains(name)) {
-                y = y.add(delta(name, x, base));
-            }
+        for (String name : adapters.activeUnmerged()) {
+            y = y.add(delta(name, x, base));
         }
         return y;
     }
@@ -243,7 +217,7 @@ public final class LoraLinear extends Module implements LinearLayer {
         Map<String, long[]> columns = new LinkedHashMap<>(); // adapter -> {first column, rank}
         long width = 0;
         for (String name : names) {
-            if (!scaling.containsKey(name) || columns.containsKey(name)) {
+            if (!adapters.contains(name) || columns.containsKey(name)) {
                 continue;
             }
             if (isDora(name)) {
@@ -263,7 +237,7 @@ public final class LoraLinear extends Module implements LinearLayer {
         for (int i = 0; i < batch; i++) {
             long[] c = columns.get(names.get(i));
             if (c != null) {
-                java.util.Arrays.fill(mask, (int) (i * width + c[0]), (int) (i * width + c[0] + c[1]), scaling.get(names.get(i)));
+                java.util.Arrays.fill(mask, (int) (i * width + c[0]), (int) (i * width + c[0] + c[1]), scaling(names.get(i)));
             }
         }
         java.util.List<Tensor> as = new java.util.ArrayList<>();
@@ -286,11 +260,11 @@ public final class LoraLinear extends Module implements LinearLayer {
      * @param base the base layer's output for {@code x} (reused by DoRA when dropout is off), or null
      */
     private Tensor delta(String name, Tensor x, Tensor base) {
-        float p = dropout.get(name);
+        float p = adapters.get(name).dropout();
         boolean dropping = p > 0 && isTraining();
         Tensor h = dropping ? Functional.dropout(x, p, true) : x;
         Tensor down = loraA().child(name, Linear.class).forward(h);
-        Tensor lora = loraB().child(name, Linear.class).forward(down).mul(scaling.get(name));
+        Tensor lora = loraB().child(name, Linear.class).forward(down).mul(scaling(name));
         if (!isDora(name)) {
             return lora;
         }

@@ -1,14 +1,13 @@
 package org.peft4j.prefix;
 
 import org.peft4j.api.backend.Backend;
-import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Embedding;
 import org.peft4j.api.nn.Init;
 import org.peft4j.api.nn.KeyValuePrefix;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
+import org.peft4j.core.tuner.VirtualTokens;
 
 /**
  * Prefix tuning's keys and values (HF's {@code PrefixEncoder}): an {@code embedding} of
@@ -16,12 +15,11 @@ import org.peft4j.api.nn.ModuleDict;
  * {@code transform} (Linear, tanh, Linear) with {@code prefix_projection}. Row {@code t} holds,
  * for each layer, its key then its value, each split into heads, as HF lays out past_key_values.
  */
-final class PrefixEncoder extends Module implements KeyValuePrefix {
+final class PrefixEncoder extends VirtualTokens implements KeyValuePrefix {
     private final int layers;
     private final int heads;
     private final long headDim;
     private final boolean projection;
-    private Parameter loaded;
 
     PrefixEncoder(Backend backend, int n, int layers, int heads, long headDim, boolean projection, long hidden, Init init) {
         super(backend);
@@ -41,26 +39,14 @@ final class PrefixEncoder extends Module implements KeyValuePrefix {
     }
 
     /** The prefixes of every layer, (virtual tokens, layers * 2 * width): what HF saves. */
-    Tensor values() {
-        if (loaded != null) {
-            return loaded.value();
-        }
+    @Override
+    protected Tensor compute() {
         Tensor x = child("embedding", Embedding.class).weight().value();
         if (projection) {
             ModuleDict t = child("transform", ModuleDict.class);
             x = t.child("2", Linear.class).forward(t.child("0", Linear.class).forward(x).tanh());
         }
         return x;
-    }
-
-    /** Uses saved prefixes from now on (the projection is folded in). */
-    void load(Tensor values) {
-        if (loaded == null) {
-            loaded = new Parameter(values);
-            loaded.setTrainable(false);
-        } else {
-            loaded.set(values);
-        }
     }
 
     @Override
@@ -75,7 +61,7 @@ final class PrefixEncoder extends Module implements KeyValuePrefix {
         }
         long n = length();
         // (n, layers * 2, heads, headDim): entry 2l is layer l's key, 2l + 1 its value
-        Tensor all = values().reshape(n, layers * 2L, heads, headDim);
+        Tensor all = table().reshape(n, layers * 2L, heads, headDim);
         Tensor[] kv = new Tensor[2];
         for (int i = 0; i < 2; i++) {
             Tensor one = all.slice(1, 2L * layer + i, 2L * layer + i + 1).reshape(n, heads, headDim).permute(1, 0, 2);

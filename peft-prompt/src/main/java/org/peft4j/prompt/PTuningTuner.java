@@ -1,6 +1,5 @@
 package org.peft4j.prompt;
 
-import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.PromptPrefix;
 import org.peft4j.api.tuner.TunerContext;
 
@@ -9,28 +8,26 @@ import org.peft4j.api.tuner.TunerContext;
  * MLP or LSTM prompt encoder. The file holds the encoder's output, as HF saves it; a loaded
  * adapter uses those embeddings directly.
  */
-public final class PTuningTuner extends SoftPromptTuner {
+public final class PTuningTuner extends SoftPromptTuner<PromptEncoderConfig> {
 
-    @Override
-    public String peftType() {
-        return PromptEncoderConfig.PEFT_TYPE;
+    public PTuningTuner() {
+        super(PromptEncoderConfig.PEFT_TYPE, PromptEncoderConfig.class);
     }
 
     @Override
-    public Class<? extends PeftConfig> configClass() {
-        return PromptEncoderConfig.class;
+    public String apiVersion() {
+        return org.peft4j.api.PeftApi.VERSION;
     }
 
     @Override
-    Integer tokenDim(PeftConfig config) {
-        return ((PromptEncoderConfig) config).tokenDim();
+    Integer tokenDim(PromptEncoderConfig config) {
+        return config.prompt().tokenDim();
     }
 
     @Override
-    SoftPrompt create(PeftConfig config, long dim, PromptPrefix.Embeddings embeddings, TunerContext context) {
-        PromptEncoderConfig c = (PromptEncoderConfig) config;
+    SoftPrompt create(PromptEncoderConfig c, long dim, PromptPrefix.Embeddings embeddings, TunerContext context) {
         long hidden = c.encoderHiddenSize() == null ? dim : c.encoderHiddenSize();
         return new PromptEncoder(context.backend(), context.init().normal(context.backend(), 0f, 1f,
-                c.numVirtualTokens(), dim), c, hidden, context.init());
+                c.prompt().numVirtualTokens(), dim), c, hidden, context.init());
     }
 }

@@ -10,13 +10,13 @@ final class PromptEmbedding extends SoftPrompt {
     }
 
     @Override
-    Tensor compute() {
+    protected Tensor compute() {
         return embedding().weight().value();
     }
 
     /** A loaded prompt is the table: set it, so the adapter stays trainable. */
     @Override
-    void load(Tensor values) {
+    public void load(Tensor values) {
         embedding().weight().set(values);
     }
 }

@@ -37,7 +37,7 @@ final class PromptEncoder extends SoftPrompt {
     }
 
     @Override
-    Tensor compute() {
+    protected Tensor compute() {
         Tensor x = embedding().weight().value();
         if (lstm) {
             x = child("lstm_head", Lstm.class).forward(x, isTraining());

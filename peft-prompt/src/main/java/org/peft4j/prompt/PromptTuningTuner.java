@@ -2,7 +2,6 @@ package org.peft4j.prompt;
 
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
-import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.PromptPrefix;
 import org.peft4j.api.tuner.TunerContext;
 
@@ -11,29 +10,27 @@ import org.peft4j.api.tuner.TunerContext;
  * {@code TEXT} init embeds the init text with the model's own word embeddings, repeating or
  * cutting its token ids to {@code num_virtual_tokens}, as HF does.
  */
-public final class PromptTuningTuner extends SoftPromptTuner {
+public final class PromptTuningTuner extends SoftPromptTuner<PromptTuningConfig> {
+
+    public PromptTuningTuner() {
+        super(PromptTuningConfig.PEFT_TYPE, PromptTuningConfig.class);
+    }
+
+    @Override
+    public String apiVersion() {
+        return org.peft4j.api.PeftApi.VERSION;
+    }
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PromptTuningTuner.class);
 
     @Override
-    public String peftType() {
-        return PromptTuningConfig.PEFT_TYPE;
+    Integer tokenDim(PromptTuningConfig config) {
+        return config.prompt().tokenDim();
     }
 
     @Override
-    public Class<? extends PeftConfig> configClass() {
-        return PromptTuningConfig.class;
-    }
-
-    @Override
-    Integer tokenDim(PeftConfig config) {
-        return ((PromptTuningConfig) config).tokenDim();
-    }
-
-    @Override
-    SoftPrompt create(PeftConfig config, long dim, PromptPrefix.Embeddings embeddings, TunerContext context) {
-        PromptTuningConfig c = (PromptTuningConfig) config;
+    SoftPrompt create(PromptTuningConfig c, long dim, PromptPrefix.Embeddings embeddings, TunerContext context) {
         Backend b = context.backend();
-        int n = c.numVirtualTokens();
+        int n = c.prompt().numVirtualTokens();
         Tensor table;
         if (c.promptTuningInit().equals("TEXT") && context.tokenizer() == null) {
             // loading a saved adapter replaces the table anyway; a fresh one gets a clear warning

@@ -1,68 +1,53 @@
 package com.example.bitfit;
 
-import java.util.LinkedHashSet;
-import java.util.Set;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
+import org.peft4j.api.nn.ParameterDict;
+import org.peft4j.core.tuner.AdapterLayer;
+import org.peft4j.core.tuner.AdapterSet;
 
 /** {@code base(x) + shift}, one trainable shift of size out per adapter, kept under {@code bitfit_bias.<adapter>}. */
-final class BiasShiftLinear extends Module implements LinearLayer {
-    private final Set<String> active = new LinkedHashSet<>();
+final class BiasShiftLinear extends Module implements LinearLayer, AdapterLayer {
+    private final AdapterSet<Void> adapters = new AdapterSet<>("BITFIT");
 
     BiasShiftLinear(Linear base) {
         super(base.backend());
         register("base_layer", base);
-        register("bitfit_bias", new Shifts(base));
+        register("bitfit_bias", new ParameterDict(base.backend()));
     }
 
-    static final class Shifts extends Module {
-        Shifts(Module owner) {
-            super(owner.backend());
-        }
-
-        void put(String name, Parameter p) {
-            register(name, p);
-        }
-
-        void remove(String name) {
-            unregister(name);
-        }
-    }
-
-    Shifts shifts() {
-        return child("bitfit_bias", Shifts.class);
+    ParameterDict shifts() {
+        return child("bitfit_bias", ParameterDict.class);
     }
 
     void add(String name) {
         shifts().put(name, new Parameter(backend().zeros(outFeatures())));
-        active.add(name);
+        adapters.add(name, null);
     }
 
-    boolean contains(String name) {
-        return shifts().parameters().containsKey(name);
+    @Override
+    public AdapterSet<Void> adapters() {
+        return adapters;
     }
 
-    void setActive(String name, boolean on) {
-        if (on) {
-            active.add(name);
-        } else {
-            active.remove(name);
-        }
-    }
-
-    void remove(String name) {
+    @Override
+    public void removeAdapter(String name) {
         shifts().remove(name);
-        active.remove(name);
+    }
+
+    @Override
+    public Module restore() {
+        return baseLayer();
     }
 
     @Override
     public Tensor forward(Tensor x) {
         Tensor y = baseLayer().forward(x);
-        for (String name : active) {
-            y = y.add(shifts().parameters().get(name).value());
+        for (String name : adapters.activeUnmerged()) {
+            y = y.add(shifts().get(name).value());
         }
         return y;
     }

@@ -1,86 +1,54 @@
 package com.example.bitfit;
 
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import org.peft4j.api.PeftApi;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Parameter;
-import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
-import org.peft4j.api.tuner.TargetSpec;
-import org.peft4j.api.tuner.Tuner;
 import org.peft4j.api.tuner.TunerContext;
+import org.peft4j.core.tuner.LayerTuner;
 
 /**
  * A third-party method in the spirit of BitFit: each target linear layer learns an additive bias
  * shift (zero at start), saved as {@code <path>.bitfit_bias}. Registered through this module's
  * own {@code META-INF/services/org.peft4j.api.tuner.Tuner}; peft4j's code is not touched.
+ * peft-core's {@link LayerTuner} does the finding, wrapping, switching and deleting.
  */
-public final class BitFitTuner implements Tuner {
+public final class BitFitTuner extends LayerTuner<BitFitConfig, BiasShiftLinear> {
 
-    @Override
-    public String peftType() {
-        return BitFitConfig.PEFT_TYPE;
+    public BitFitTuner() {
+        super(BitFitConfig.PEFT_TYPE, BitFitConfig.class, BiasShiftLinear.class);
     }
 
     @Override
-    public Class<? extends PeftConfig> configClass() {
-        return BitFitConfig.class;
+    public String apiVersion() {
+        return PeftApi.VERSION;
     }
 
     @Override
-    public void inject(Module model, PeftConfig config, String adapterName, TunerContext context) {
-        BitFitConfig cfg = (BitFitConfig) config;
-        TargetSpec spec = new TargetSpec(cfg.targetModules(), null, null, null);
-        for (String path : context.selector().select(model, spec, m -> m instanceof LinearLayer)) {
-            Module m = model.find(path);
-            BiasShiftLinear layer;
-            if (m instanceof BiasShiftLinear existing) {
-                layer = existing;
-            } else if (m instanceof Linear plain) {
-                layer = new BiasShiftLinear(plain);
-                model.replace(path, layer);
-            } else {
-                throw new PeftException("BITFIT cannot wrap '" + path + "', a " + m.getClass().getSimpleName());
-            }
-            layer.add(adapterName);
+    protected List<String> targets(Module model, BitFitConfig config, String adapterName, TunerContext context) {
+        return context.selector().select(model, config.targets(), m -> m instanceof LinearLayer);
+    }
+
+    @Override
+    protected BiasShiftLinear wrap(String path, Module target, BitFitConfig config, TunerContext context) {
+        if (target instanceof Linear plain) {
+            return new BiasShiftLinear(plain);
         }
-    }
-
-    private static Map<String, BiasShiftLinear> layers(Module model, String adapterName) {
-        Map<String, BiasShiftLinear> out = new LinkedHashMap<>();
-        model.namedModules().forEach((path, m) -> {
-            if (m instanceof BiasShiftLinear l && l.contains(adapterName)) {
-                out.put(path, l);
-            }
-        });
-        if (out.isEmpty()) {
-            throw new PeftException("the model has no BITFIT adapter '" + adapterName + "'");
-        }
-        return out;
+        throw new PeftException("BITFIT cannot wrap '" + path + "', a " + target.getClass().getSimpleName());
     }
 
     @Override
-    public Map<String, Parameter> adapterState(Module model, String adapterName) {
-        Map<String, Parameter> out = new LinkedHashMap<>();
-        layers(model, adapterName).forEach((path, l) ->
-                out.put(path + ".bitfit_bias", l.shifts().parameters().get(adapterName)));
-        return out;
+    protected void addAdapter(String path, BiasShiftLinear layer, String adapterName, BitFitConfig config,
+            TunerContext context) {
+        layer.add(adapterName);
     }
 
     @Override
-    public void setActive(Module model, String adapterName, boolean active) {
-        layers(model, adapterName).values().forEach(l -> l.setActive(adapterName, active));
-    }
-
-    @Override
-    public void delete(Module model, String adapterName) {
-        layers(model, adapterName).forEach((path, l) -> {
-            l.remove(adapterName);
-            if (l.shifts().parameters().isEmpty()) {
-                model.replace(path, l.baseLayer());
-            }
-        });
+    protected Map<String, Parameter> layerState(BiasShiftLinear layer, String adapterName) {
+        return Map.of("bitfit_bias", layer.shifts().get(adapterName));
     }
 }

@@ -13,6 +13,12 @@ public interface BackendProvider {
     /** One line for {@code peft list}: engine and version. */
     String description();
 
+    /**
+     * The plugin contract this provider was built against: return {@link org.peft4j.api.PeftApi#VERSION}
+     * (a compile-time constant, so it records the API the jar was compiled with).
+     */
+    String apiVersion();
+
     /** Creates a new backend instance, loading the native engine if needed. */
     Backend create();
 }

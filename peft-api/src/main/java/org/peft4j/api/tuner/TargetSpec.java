@@ -1,10 +1,13 @@
 package org.peft4j.api.tuner;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
 import org.peft4j.api.config.TargetModules;
 
 /**
- * Which modules a method targets, as HF PEFT configures it.
+ * Which modules a method targets, as HF PEFT configures it; a config record holds it as one
+ * component named {@value #KEYS}, read and written as the top-level keys below.
  *
  * @param targetModules what to target; never null
  * @param excludeModules what to leave out even if targeted, or null
@@ -12,12 +15,20 @@ import org.peft4j.api.config.TargetModules;
  * @param layersPattern the name of the layer list (for example {@code layer}), or null to try
  *     the usual ones ({@code layers}, {@code layer}, {@code h}, {@code blocks}, {@code block})
  */
-public record TargetSpec(TargetModules targetModules, TargetModules excludeModules, List<Integer> layersToTransform,
-        String layersPattern) {
+@JsonInclude(JsonInclude.Include.ALWAYS)
+public record TargetSpec(
+        @JsonProperty("target_modules") TargetModules targetModules,
+        @JsonProperty("exclude_modules") TargetModules excludeModules,
+        @JsonProperty("layers_to_transform") List<Integer> layersToTransform,
+        @JsonProperty("layers_pattern") String layersPattern) {
+
+    /** The JSON name of a config record's {@code TargetSpec} component: its keys are top-level keys in the file. */
+    public static final String KEYS = "$targets";
 
     public TargetSpec {
         if (targetModules == null) {
-            throw new org.peft4j.api.PeftException("target_modules is required");
+            throw new org.peft4j.api.PeftException(
+                    "target_modules is required (a list of module names, a regex or \"all-linear\")");
         }
         if (layersToTransform != null) {
             layersToTransform = List.copyOf(layersToTransform);

@@ -15,15 +15,25 @@ import org.peft4j.api.nn.Module;
  * <p>Method jars register their tuner in
  * {@code META-INF/services/org.peft4j.api.tuner.Tuner}; it needs a public no-argument
  * constructor. The registry maps {@link #peftType()} to the tuner and its {@link #configClass()},
- * as HF PEFT's {@code PEFT_TYPE_TO_CONFIG_MAPPING} does.
+ * as HF PEFT's {@code PEFT_TYPE_TO_CONFIG_MAPPING} does. Guice users may bind a tuner instead
+ * (peft-guice's {@code PeftModule.tuners(binder)}). Methods that wrap layers extend peft-core's
+ * {@code LayerTuner}, which does the bookkeeping below once.
+ *
+ * @param <C> the config record this tuner reads
  */
-public interface Tuner {
+public interface Tuner<C extends PeftConfig> {
 
     /** HF's {@code peft_type} this tuner implements, in capitals (for example {@code LORA}); never null. */
     String peftType();
 
     /** The immutable config record this tuner reads; never null. */
-    Class<? extends PeftConfig> configClass();
+    Class<C> configClass();
+
+    /**
+     * The plugin contract this tuner was built against: return {@link org.peft4j.api.PeftApi#VERSION}
+     * (a compile-time constant, so it records the API the jar was compiled with).
+     */
+    String apiVersion();
 
     /**
      * Injects an adapter called {@code adapterName} into {@code model}: finds the targets with
@@ -31,7 +41,7 @@ public interface Tuner {
      *
      * @throws PeftException when the config does not fit the model (no target, wrong type)
      */
-    void inject(Module model, PeftConfig config, String adapterName, TunerContext context);
+    void inject(Module model, C config, String adapterName, TunerContext context);
 
     /**
      * The adapter's parameters under their Hugging Face file names (module path plus parameter

@@ -9,6 +9,11 @@ public final class DjlBackendProvider implements BackendProvider {
     public static final String NAME = "djl";
 
     @Override
+    public String apiVersion() {
+        return org.peft4j.api.PeftApi.VERSION;
+    }
+
+    @Override
     public String name() {
         return NAME;
     }

@@ -15,6 +15,11 @@ public final class Nd4jBackendProvider implements BackendProvider {
     public static final String NAME = "nd4j";
 
     @Override
+    public String apiVersion() {
+        return org.peft4j.api.PeftApi.VERSION;
+    }
+
+    @Override
     public String name() {
         return NAME;
     }

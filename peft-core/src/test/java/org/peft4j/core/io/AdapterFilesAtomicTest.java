@@ -25,18 +25,8 @@ class AdapterFilesAtomicTest {
         }
 
         @Override
-        public TaskType taskType() {
-            return null;
-        }
-
-        @Override
-        public String baseModelNameOrPath() {
-            return null;
-        }
-
-        @Override
-        public Map<String, Object> extras() {
-            return Map.of();
+        public Shared shared() {
+            return Shared.NONE;
         }
     }
 

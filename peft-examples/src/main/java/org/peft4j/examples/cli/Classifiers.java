@@ -1,6 +1,6 @@
 package org.peft4j.examples.cli;
 
-import org.peft4j.core.Peft;
+import org.peft4j.core.PeftModelFactory;
 import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
@@ -28,7 +28,7 @@ final class Classifiers {
      * The model with {@code adapter} loaded as {@code default}. The number of labels comes from
      * the adapter's saved head, else the model folder's head, else {@code dataLabels}.
      */
-    static Loaded load(PretrainedEncoder encoder, Backend backend, AdapterFiles.Loaded adapter, int dataLabels) {
+    static Loaded load(PretrainedEncoder encoder, PeftModelFactory factory, AdapterFiles.Loaded adapter, int dataLabels) {
         int labels = encoder.headLabels() > 0 ? encoder.headLabels() : dataLabels;
         if (adapter != null) {
             for (var e : adapter.tensors().entrySet()) {
@@ -38,12 +38,12 @@ final class Classifiers {
                 }
             }
         }
-        BertForSequenceClassification net = encoder.classifier(backend, labels, 42);
+        BertForSequenceClassification net = encoder.classifier(factory.backend(), labels, 42);
         if (adapter == null) {
             long n = net.namedParameters().values().stream().mapToLong(Parameter::numel).sum();
             return new Loaded(net, null, new PeftModel.ParameterCount(0, n));
         }
-        PeftModel peft = new PeftModel(net, Peft.registry(), 42);
+        PeftModel peft = factory.create(net, 42);
         peft.loadAdapter("default", adapter);
         net.setTraining(false);
         return new Loaded(net, peft, peft.parameterCount());

@@ -4,7 +4,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.peft4j.core.Peft;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
@@ -45,13 +44,14 @@ final class EmbedCommand implements Callable<Integer> {
         if (adapter != null) {
             ModelOptions.requireAdapterDir(adapter, "--adapter");
         }
-        String backendName = modelOptions.backendName();
         PretrainedEncoder encoder = modelOptions.encoder();
-        AdapterFiles.Loaded loaded = adapter == null ? null : AdapterFiles.load(adapter, Peft.registry());
         PrintWriter out = spec.commandLine().getOut();
-        try (Backend b = Peft.backend(backendName); Tokenizer tokenizer = encoder.tokenizer(); Scope s = b.scope()) {
+        try (Wiring wiring = modelOptions.wiring(); Tokenizer tokenizer = encoder.tokenizer()) {
+            AdapterFiles.Loaded loaded = adapter == null ? null : wiring.readAdapter(adapter);
+            Backend b = wiring.backend();
+            Scope s = b.scope();
             BertModel bert = loaded == null ? encoder.build(b)
-                    : Classifiers.load(encoder, b, loaded, 2).net().bert();
+                    : Classifiers.load(encoder, wiring.factory(), loaded, 2).net().bert();
             Tokenizer.Batch enc = tokenizer.encode(texts, maxLength);
             long[] shape = {enc.batchSize(), enc.seqLen()};
             Tensor mask = b.fromLongs(enc.attentionMask(), shape);
@@ -68,6 +68,7 @@ final class EmbedCommand implements Callable<Integer> {
                 out.println(line.append(']'));
             }
             out.flush();
+            s.close();
         }
         return 0;
     }

@@ -2,7 +2,6 @@ package org.peft4j.examples.cli;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.peft4j.core.Peft;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.models.PretrainedEncoder;
@@ -49,11 +48,11 @@ final class EvalCommand implements Callable<Integer> {
             ModelOptions.requireAdapterDir(adapter, "--adapter");
         }
         TextDataset data = dataOptions.read(eval, "--eval");
-        String backendName = modelOptions.backendName();
         PretrainedEncoder encoder = modelOptions.encoder();
-        AdapterFiles.Loaded loaded = adapter == null ? null : AdapterFiles.load(adapter, Peft.registry());
-        try (Backend b = Peft.backend(backendName); Tokenizer tokenizer = encoder.tokenizer()) {
-            Classifiers.Loaded model = Classifiers.load(encoder, b, loaded, data.numLabels());
+        try (Wiring wiring = modelOptions.wiring(); Tokenizer tokenizer = encoder.tokenizer()) {
+            AdapterFiles.Loaded loaded = adapter == null ? null : wiring.readAdapter(adapter);
+            Backend b = wiring.backend();
+            Classifiers.Loaded model = Classifiers.load(encoder, wiring.factory(), loaded, data.numLabels());
             TextClassifier classifier = new TextClassifier(model.net(), tokenizer, maxLength);
             long start = System.nanoTime();
             TextClassifier.Evaluation ev = classifier.evaluate(data.examples(), batchSize);

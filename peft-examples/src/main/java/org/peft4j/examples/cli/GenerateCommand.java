@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.peft4j.core.Peft;
 import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.models.PretrainedDecoder;
@@ -70,12 +69,10 @@ final class GenerateCommand implements Callable<Integer> {
             throw new PeftCli.UsageException("--prompt needs " + tokenizerFile + "; give --ids instead");
         }
         PrintWriter out = spec.commandLine().getOut();
-        String name = backend == null ? Peft.defaultBackendName() : backend;
-        Peft.registry().backend(name);
-        try (Backend b = Peft.backend(name)) {
-            CausalLM lm = PretrainedDecoder.load(b, model);
+        try (Wiring wiring = Wiring.of(backend)) {
+            CausalLM lm = PretrainedDecoder.load(wiring.backend(), model);
             if (adapter != null) {
-                new PeftModel(lm, Peft.registry(), 42).loadAdapter("default", adapter);
+                wiring.factory().create(lm, 42).loadAdapter("default", wiring.readAdapter(adapter));
             }
             long[] input = prompt != null ? tokenizer.encode(List.of(prompt), lm.maxPositions()).ids(0)
                     : ids.stream().mapToLong(Long::longValue).toArray();

@@ -3,7 +3,6 @@ package org.peft4j.examples.cli;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.peft4j.core.Peft;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.models.PretrainedEncoder;
@@ -39,11 +38,11 @@ final class MergeCommand implements Callable<Integer> {
         if (out.toAbsolutePath().normalize().equals(adapter.toAbsolutePath().normalize())) {
             throw new PeftCli.UsageException("--out must differ from --adapter");
         }
-        String backendName = modelOptions.backendName();
         PretrainedEncoder encoder = modelOptions.encoder();
-        AdapterFiles.Loaded loaded = AdapterFiles.load(adapter, Peft.registry());
-        try (Backend b = Peft.backend(backendName)) {
-            Classifiers.Loaded model = Classifiers.load(encoder, b, loaded, 2);
+        AdapterFiles.Loaded loaded;
+        try (Wiring wiring = modelOptions.wiring()) {
+            loaded = wiring.readAdapter(adapter);
+            Classifiers.Loaded model = Classifiers.load(encoder, wiring.factory(), loaded, 2);
             model.peft().mergeAndUnload();
             ModelFolder.writeClassifier(out, encoder, model.net());
         }

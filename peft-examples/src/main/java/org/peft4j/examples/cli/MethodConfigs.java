@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Locale;
 import java.util.Map;
-import org.peft4j.core.Peft;
+import org.peft4j.core.PeftRegistry;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.core.io.PeftJson;
 
@@ -94,16 +94,19 @@ final class MethodConfigs {
     }
 
     /** Defaults for the BERT classifier plus overrides, bound to the method's config class. */
-    static PeftConfig build(String method, Map<String, String> overrides) {
-        return build(method, null, overrides);
+    static PeftConfig build(PeftRegistry methods, String method, Map<String, String> overrides) {
+        return build(methods, method, null, overrides);
     }
 
-    /** Defaults for the classifier ({@code decoderType} null) or a decoder, plus overrides, bound to the method's config class. */
-    static PeftConfig build(String method, String decoderType, Map<String, String> overrides) {
-        Peft.registry().tuner(peftType(method)); // unknown method: fail listing the installed ones
+    /**
+     * Defaults for the classifier ({@code decoderType} null) or a decoder, plus overrides, bound to
+     * the config class {@code methods} has for the method.
+     */
+    static PeftConfig build(PeftRegistry methods, String method, String decoderType, Map<String, String> overrides) {
+        methods.tuner(peftType(method)); // unknown method: fail listing the installed ones
         ObjectNode n = defaults(method, decoderType);
         overrides.forEach((k, v) -> n.set(k, parse(v)));
-        return Peft.registry().parseConfig(n.toString());
+        return methods.parseConfig(n.toString());
     }
 
     /** A value as JSON when it parses as JSON (numbers, true, lists), else as a string. */

@@ -2,7 +2,6 @@ package org.peft4j.examples.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.peft4j.core.Peft;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.models.PretrainedEncoder;
 import picocli.CommandLine.Option;
@@ -16,11 +15,9 @@ final class ModelOptions {
     @Option(names = "--backend", description = "Tensor backend (djl, nd4j). Default: system property peft.backend or djl")
     String backend;
 
-    /** The backend name to use, checked against the installed ones. */
-    String backendName() {
-        String name = backend == null ? Peft.defaultBackendName() : backend;
-        Peft.registry().backend(name); // unknown: fails listing the installed backends
-        return name;
+    /** The object graph on the chosen backend (unknown: fails listing the installed backends); the caller closes it. */
+    Wiring wiring() {
+        return Wiring.of(backend);
     }
 
     /** The model, loaded from the bundled artifact or a folder. */

@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.peft4j.core.Peft;
 import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
@@ -79,6 +78,12 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try (Wiring wiring = modelOptions.wiring()) {
+            return train(wiring);
+        }
+    }
+
+    private Integer train(Wiring wiring) throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
         if (batchSize <= 0 || maxLength < 8 || training.epochs <= 0 || checkpointEvery < 0) {
@@ -86,7 +91,7 @@ final class TrainCommand implements Callable<Integer> {
                     + "--max-length at least 8");
         }
         boolean full = method.equalsIgnoreCase(FULL);
-        PeftConfig config = full ? null : MethodConfigs.build(method, training.overrides);
+        PeftConfig config = full ? null : MethodConfigs.build(wiring.registry(), method, training.overrides);
         if (full && !training.overrides.isEmpty()) {
             throw new PeftCli.UsageException("--set configures a PEFT method; full fine-tuning has no config");
         }
@@ -99,14 +104,15 @@ final class TrainCommand implements Callable<Integer> {
         }
         TextDataset evalData = dataOptions.read(eval, "--eval");
         int numLabels = Math.max(trainData.numLabels(), evalData.numLabels());
-        String backendName = modelOptions.backendName();
+        String backendName = wiring.backendName();
         Path out0 = outDir != null ? outDir : Path.of("runs", method.toLowerCase(Locale.ROOT) + "-minilm-sst2");
 
         PretrainedEncoder encoder = modelOptions.encoder();
         progress.line("peft: " + (full ? "full fine-tuning" : config.peftType()) + " on " + encoder.name()
                 + ", backend " + backendName + ", " + trainData.size() + " training and " + evalData.size()
                 + " evaluation examples, lr " + peakLr);
-        try (Backend b = Peft.backend(backendName); Tokenizer tokenizer = encoder.tokenizer()) {
+        Backend b = wiring.backend();
+        try (Tokenizer tokenizer = encoder.tokenizer()) {
             BertForSequenceClassification net = encoder.classifier(b, numLabels, seed);
             PeftModel peft = null;
             PeftModel.ParameterCount count;
@@ -115,7 +121,7 @@ final class TrainCommand implements Callable<Integer> {
                 long n = net.namedParameters().values().stream().mapToLong(Parameter::numel).sum();
                 count = new PeftModel.ParameterCount(n, n);
             } else {
-                peft = new PeftModel(net, Peft.registry(), seed);
+                peft = wiring.factory().create(net, seed);
                 peft.addAdapter("default", config);
                 count = peft.parameterCount();
             }

@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.peft4j.core.Peft;
 import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
@@ -87,22 +86,22 @@ final class TrainLmCommand implements Callable<Integer> {
         if (eval != null) {
             ModelOptions.requireFile(eval, "--eval");
         }
-        String backendName = backend == null ? Peft.defaultBackendName() : backend;
-        Peft.registry().backend(backendName);
         TrainingOptions options = training.options(method);
         float peakLr = options.learningRate();
         long seed = training.seed;
         Path out0 = outDir != null ? outDir
                 : Path.of("runs", method.toLowerCase(Locale.ROOT) + "-" + model.toAbsolutePath().normalize().getFileName() + "-lm");
 
-        try (Backend b = Peft.backend(backendName); Tokenizer tokenizer = Tokenizer.fromFile(model.resolve("tokenizer.json"))) {
+        try (Wiring wiring = Wiring.of(backend); Tokenizer tokenizer = Tokenizer.fromFile(model.resolve("tokenizer.json"))) {
+            String backendName = wiring.backendName();
+            Backend b = wiring.backend();
             CausalLM lm = PretrainedDecoder.load(b, model);
-            PeftConfig config = MethodConfigs.build(method, lm.modelType(), training.overrides);
+            PeftConfig config = MethodConfigs.build(wiring.registry(), method, lm.modelType(), training.overrides);
             TextDataset trainData = texts(tokenizer, train);
             TextDataset evalData = eval == null ? null : texts(tokenizer, eval);
             progress.line("peft: " + config.peftType() + " on " + lm.modelType() + " " + model.getFileName() + ", backend "
                     + backendName + ", " + trainData.size() + " training texts, lr " + peakLr);
-            PeftModel peft = new PeftModel(lm, Peft.registry(), seed, text -> tokenizer.encode(List.of(text), maxLength).ids(0));
+            PeftModel peft = wiring.factory().create(lm, seed, text -> tokenizer.encode(List.of(text), maxLength).ids(0));
             peft.addAdapter("default", config);
             PeftModel.ParameterCount count = peft.parameterCount();
             progress.line("peft: " + count);
