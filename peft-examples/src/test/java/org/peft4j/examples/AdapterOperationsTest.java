@@ -180,6 +180,8 @@ class AdapterOperationsTest {
             PeftModel m = new PeftModel(new TinyMlp(b, IN, 16, 2, 1), Peft.registry(), 3);
             m.addAdapter("a", random(4, "fc1", "fc2"));
             m.addAdapter("b", random(2, "fc2"));
+            assertThat(m.activeAdapters()).containsExactly("a");
+            float[] before = out(m, x);
             float[] w0 = weight(m, "fc2.base_layer.weight");
             float[] da = delta(m, "a", "fc2.base_layer.weight", w0);
             float[] db = delta(m, "b", "fc2.base_layer.weight", w0);
@@ -213,7 +215,11 @@ class AdapterOperationsTest {
             assertThatThrownBy(() -> WeightedAdapters.add(m, List.of("a", "b"), List.of(1.0, 1.0), "bad",
                     WeightedAdapters.Combination.LINEAR)).isInstanceOf(PeftException.class)
                     .hasMessageContaining("equal ranks");
-            assertThat(out(m, x)).isNotNull();
+            // combining adds inactive adapters and a refused combination adds none: the model still
+            // computes what the active adapter computed before
+            assertThat(m.adapters()).containsOnlyKeys("a", "b", "cat", "lin");
+            assertThat(m.activeAdapters()).containsExactly("a");
+            assertThat(Reference.maxAbsDiff(out(m, x), before)).isLessThan(1e-5f);
         }
     }
 

@@ -248,6 +248,8 @@ public abstract class BackendContract {
     void badShapesAreClearErrors() {
         assertThatThrownBy(() -> backend.fromFloats(new float[] {1, 2, 3}, 2, 2))
                 .isInstanceOf(PeftException.class).hasMessageContaining("[2, 2]").hasMessageContaining("3");
+        assertThatThrownBy(() -> backend.full(1f, 2, 3).item())
+                .isInstanceOf(PeftException.class).hasMessageContaining("[2, 3]");
     }
 
     // ---------------------------------------------------------------- autodiff

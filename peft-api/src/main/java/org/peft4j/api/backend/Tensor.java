@@ -1,6 +1,7 @@
 package org.peft4j.api.backend;
 
 import java.util.Arrays;
+import org.peft4j.api.PeftException;
 
 /**
  * An n-dimensional array owned by a {@link Backend}. Every operation returns a new tensor and
@@ -50,7 +51,7 @@ public interface Tensor {
     default float item() {
         float[] v = toFloatArray();
         if (v.length != 1) {
-            throw new IllegalStateException("item() needs one element, tensor has shape " + Arrays.toString(shape()));
+            throw new PeftException("item() needs one element, tensor has shape " + Arrays.toString(shape()));
         }
         return v[0];
     }

@@ -36,7 +36,7 @@ public abstract class Module {
     /** Adds a child under {@code name}; returns it. */
     protected <M extends Module> M register(String name, M child) {
         if (children.putIfAbsent(name, child) != null) {
-            throw new IllegalStateException("child '" + name + "' registered twice in " + getClass().getSimpleName());
+            throw new PeftException("child '" + name + "' registered twice in " + getClass().getSimpleName());
         }
         return child;
     }
@@ -44,7 +44,7 @@ public abstract class Module {
     /** Adds a parameter under {@code name}; returns it. */
     protected Parameter register(String name, Parameter parameter) {
         if (parameters.putIfAbsent(name, parameter) != null) {
-            throw new IllegalStateException("parameter '" + name + "' registered twice in " + getClass().getSimpleName());
+            throw new PeftException("parameter '" + name + "' registered twice in " + getClass().getSimpleName());
         }
         return parameter;
     }

@@ -143,6 +143,7 @@ public final class DjlBackend implements Backend {
         Deque<NDManager> stack = scopes.get();
         NDManager m = root.newSubManager();
         stack.push(m);
+        int depth = stack.size();
         return new Scope() {
             private boolean closed;
 
@@ -153,7 +154,8 @@ public final class DjlBackend implements Backend {
                 }
                 closed = true;
                 if (stack.peek() != m) {
-                    throw new IllegalStateException("scopes must be closed in reverse order of opening");
+                    throw new PeftException("closing scope " + depth + " of " + stack.size()
+                            + " open scopes (counted from the outermost); scopes must be closed in reverse order of opening");
                 }
                 stack.pop();
                 m.close();

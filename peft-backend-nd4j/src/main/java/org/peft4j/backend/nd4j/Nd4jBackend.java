@@ -154,7 +154,7 @@ public final class Nd4jBackend implements Backend {
         long[] expected = first.clone();
         expected[ax] = total;
         if (!Arrays.equals(out.shape(), expected)) {
-            throw new IllegalStateException("ND4J concat gave shape " + Arrays.toString(out.shape()) + ", expected "
+            throw new PeftException("ND4J concat gave shape " + Arrays.toString(out.shape()) + ", expected "
                     + Arrays.toString(expected));
         }
         return result(out, null, v -> sameDiff(v).concat(ax, v), in);
@@ -405,7 +405,7 @@ public final class Nd4jBackend implements Backend {
                 }
                 if (!Arrays.equals(g.shape(), v.shape())) {
                     if (g.length() != v.numel()) {
-                        throw new IllegalStateException("SameDiff gradient has shape " + Arrays.toString(g.shape())
+                        throw new PeftException("SameDiff gradient has shape " + Arrays.toString(g.shape())
                                 + " for a parameter of shape " + Arrays.toString(v.shape()));
                     }
                     g = g.reshape('c', v.shape());

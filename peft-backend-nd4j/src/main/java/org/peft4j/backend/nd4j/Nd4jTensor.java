@@ -62,7 +62,7 @@ final class Nd4jTensor implements Tensor {
         return switch (t) {
             case FLOAT -> DType.FLOAT32;
             case LONG -> DType.INT64;
-            default -> throw new IllegalStateException("unsupported ND4J data type " + t);
+            default -> throw new PeftException("unsupported ND4J data type " + t);
         };
     }
 
@@ -225,7 +225,7 @@ final class Nd4jTensor implements Tensor {
     @Override
     public float item() {
         if (numel() != 1) {
-            throw new IllegalStateException("item() needs one element, tensor has shape " + Arrays.toString(shape));
+            throw new PeftException("item() needs one element, tensor has shape " + Arrays.toString(shape));
         }
         return toFloatArray()[0];
     }
@@ -468,7 +468,7 @@ final class Nd4jTensor implements Tensor {
             return a;
         }
         if (a.length() != numel(expected)) {
-            throw new IllegalStateException("ND4J result has shape " + Arrays.toString(a.shape()) + ", expected "
+            throw new PeftException("ND4J result has shape " + Arrays.toString(a.shape()) + ", expected "
                     + Arrays.toString(expected));
         }
         INDArray r = a.reshape('c', expected).dup('c');

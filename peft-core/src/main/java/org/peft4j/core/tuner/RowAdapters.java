@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Supplier;
+import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 
@@ -44,7 +45,8 @@ public final class RowAdapters {
     /** Runs {@code forward} with row {@code i} routed to adapter {@code names.get(i)}. Calls do not nest. */
     public static <T> T with(List<String> names, Supplier<T> forward) {
         if (CURRENT.get() != null) {
-            throw new IllegalStateException("per-row adapters are already set on this thread");
+            throw new PeftException("per-row adapters " + names + " requested while " + CURRENT.get().names
+                    + " are already set on this thread; RowAdapters.with calls do not nest");
         }
         CURRENT.set(new RowAdapters(names));
         try {

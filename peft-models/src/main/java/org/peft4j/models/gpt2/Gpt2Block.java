@@ -1,5 +1,6 @@
 package org.peft4j.models.gpt2;
 
+import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Functional;
 import org.peft4j.api.nn.InsertionPoint;
@@ -53,7 +54,9 @@ public final class Gpt2Block extends Module {
             case "gelu_new", "gelu_pytorch_tanh" -> x.geluTanh();
             case "gelu" -> x.gelu();
             case "relu" -> x.relu();
-            default -> throw new IllegalStateException(config.activationFunction()); // the config rejects others
+            // Gpt2Config rejects others; kept in step with Gpt2Config.ACTIVATIONS
+            default -> throw new PeftException("activation_function '" + config.activationFunction()
+                    + "' is not supported; supported: " + Gpt2Config.ACTIVATIONS);
         };
     }
 }

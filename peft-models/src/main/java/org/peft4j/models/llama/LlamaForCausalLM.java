@@ -1,19 +1,16 @@
 package org.peft4j.models.llama;
 
-import java.nio.file.Path;
 import java.util.List;
-import org.peft4j.api.PeftException;
-import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Embedding;
-import org.peft4j.models.PretrainedDecoder;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.decoder.KvCache;
 
 /**
  * A LLaMA causal language model (HF's {@code LlamaForCausalLM}: {@code model.*} and
- * {@code lm_head}, which reuses the token embeddings when {@code tie_word_embeddings}).
+ * {@code lm_head}, which reuses the token embeddings when {@code tie_word_embeddings}). Load
+ * folders with {@link org.peft4j.models.PretrainedDecoder}.
  */
 public final class LlamaForCausalLM extends CausalLM {
     private final LlamaConfig config;
@@ -24,15 +21,6 @@ public final class LlamaForCausalLM extends CausalLM {
         this.config = config;
         registerStack(w, "model", new LlamaModel(w, config), config.tieWordEmbeddings(), config.hiddenSize(),
                 config.vocabSize());
-    }
-
-    /** Loads an HF LLaMA folder with {@code config.json} and {@code model.safetensors}. */
-    public static LlamaForCausalLM load(Backend backend, Path dir) {
-        CausalLM model = PretrainedDecoder.load(backend, dir);
-        if (model instanceof LlamaForCausalLM llama) {
-            return llama;
-        }
-        throw new PeftException(dir + " holds a " + model.getClass().getSimpleName() + ", not a LLaMA model");
     }
 
     public LlamaConfig config() {

@@ -17,6 +17,8 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.DecoderTesting;
+import org.peft4j.models.PretrainedDecoder;
+import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.decoder.KvCache;
 import org.peft4j.testkit.Reference;
 import org.peft4j.testkit.TinyLlama;
@@ -33,7 +35,7 @@ class LlamaModelTest {
     void laterTokensDoNotChangeEarlierOutputsAndTheCacheEqualsAFullForward(String name) {
         Path folder = TinyLlama.write(dir.resolve("m"), TinyLlama.weights(1));
         try (Backend b = Peft.backend(name)) {
-            LlamaForCausalLM m = LlamaForCausalLM.load(b, folder);
+            CausalLM m = PretrainedDecoder.load(b, folder);
             float[] full = DecoderTesting.logits(m, TOKENS);
             long[] changed = TOKENS.clone();
             changed[6] = 50;
@@ -84,16 +86,16 @@ class LlamaModelTest {
         float[] djl;
         float[] nd4j;
         try (Backend b = Peft.backend("djl")) {
-            djl = DecoderTesting.logits(LlamaForCausalLM.load(b, folder), TOKENS);
+            djl = DecoderTesting.logits(PretrainedDecoder.load(b, folder), TOKENS);
         }
         try (Backend b = Peft.backend("nd4j")) {
-            nd4j = DecoderTesting.logits(LlamaForCausalLM.load(b, folder), TOKENS);
+            nd4j = DecoderTesting.logits(PretrainedDecoder.load(b, folder), TOKENS);
         }
         assertThat(Reference.maxAbsDiff(djl, nd4j, 0, djl.length)).isLessThan(1e-4f);
 
         // a right-padded batch: the real row's outputs equal those of the row alone
         try (Backend b = Peft.backend("djl"); Scope s = b.scope()) {
-            LlamaForCausalLM m = LlamaForCausalLM.load(b, folder);
+            CausalLM m = PretrainedDecoder.load(b, folder);
             long[] ids = new long[20];
             System.arraycopy(TOKENS, 0, ids, 0, 10);
             System.arraycopy(TOKENS, 0, ids, 10, 6);
@@ -113,11 +115,11 @@ class LlamaModelTest {
         Map<String, HostTensor> misshaped = new LinkedHashMap<>(TinyLlama.weights(1));
         misshaped.put("model.layers.0.self_attn.k_proj.weight", new HostTensor(new long[] {32, 32}, new float[1024]));
         try (Backend b = Peft.backend("djl")) {
-            assertThatThrownBy(() -> LlamaForCausalLM.load(b, TinyLlama.write(dir.resolve("a"), missing)))
+            assertThatThrownBy(() -> PretrainedDecoder.load(b, TinyLlama.write(dir.resolve("a"), missing)))
                     .isInstanceOf(PeftException.class).hasMessageContaining("model.layers.1.mlp.up_proj.weight");
-            assertThatThrownBy(() -> LlamaForCausalLM.load(b, TinyLlama.write(dir.resolve("b"), misshaped)))
+            assertThatThrownBy(() -> PretrainedDecoder.load(b, TinyLlama.write(dir.resolve("b"), misshaped)))
                     .isInstanceOf(PeftException.class).hasMessageContaining("k_proj").hasMessageContaining("[16, 32]");
-            assertThatThrownBy(() -> LlamaForCausalLM.load(b, dir.resolve("none")))
+            assertThatThrownBy(() -> PretrainedDecoder.load(b, dir.resolve("none")))
                     .isInstanceOf(PeftException.class).hasMessageContaining("config.json");
         }
     }
