@@ -44,12 +44,7 @@ public final class BottleneckTuner extends LayerTuner<BottleneckConfig, Bottlene
     private static final String[] PARTS = {"adapter_down", "adapter_up", "adapter_norm_before"};
 
     public BottleneckTuner() {
-        super(BottleneckConfig.PEFT_TYPE, BottleneckConfig.class, BottleneckLayer.class);
-    }
-
-    @Override
-    public String apiVersion() {
-        return PeftApi.VERSION;
+        super(PeftApi.VERSION, BottleneckConfig.PEFT_TYPE, BottleneckConfig.class, BottleneckLayer.class);
     }
 
     @Override

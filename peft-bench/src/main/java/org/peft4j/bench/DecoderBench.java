@@ -2,17 +2,13 @@ package org.peft4j.bench;
 
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.peft4j.core.Peft;
@@ -34,13 +30,10 @@ import org.peft4j.models.gpt2.Gpt2LMHeadModel;
  * on 4 x 128 tokens with LoRA r=8 on {@code c_attn} against full fine-tuning, and greedy
  * generation of 32 tokens after a 32-token prompt.
  */
-@State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 1, time = 10)
 @Measurement(iterations = 4, time = 10)
-@Fork(1)
-public class DecoderBench {
+public class DecoderBench extends BenchDefaults {
     private static final int BATCH = 4;
     private static final int SEQ = 128;
 

@@ -1,18 +1,10 @@
 package org.peft4j.bench;
 
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.peft4j.core.Peft;
 import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
@@ -25,13 +17,7 @@ import org.peft4j.models.io.MiniLm;
  * MiniLM forward, batch 32 x 64 tokens: the base encoder, with an unmerged LoRA adapter (r=8 on
  * query and value), and with that adapter merged; on each backend.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 3)
-@Measurement(iterations = 8, time = 3)
-@Fork(1)
-public class EncoderForwardBench {
+public class EncoderForwardBench extends BenchDefaults {
     @Param({"djl", "nd4j"})
     public String backend;
 

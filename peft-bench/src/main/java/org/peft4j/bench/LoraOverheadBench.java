@@ -5,14 +5,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.peft4j.core.Peft;
@@ -30,13 +26,10 @@ import org.peft4j.lora.LoraConfig;
  * through peft4j's module tree and tensor API, against the same math written directly with DJL
  * NDArrays.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 8, time = 2)
-@Fork(1)
-public class LoraOverheadBench {
+public class LoraOverheadBench extends BenchDefaults {
     private static final int TOKENS = MiniLmBatch.BATCH * MiniLmBatch.SEQ;
     private static final int D = 384;
     private static final int R = 8;

@@ -3,19 +3,13 @@ package org.peft4j.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import java.util.concurrent.TimeUnit;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.peft4j.core.Peft;
@@ -27,13 +21,9 @@ import org.peft4j.api.backend.Tensor;
  * and straight on the engines (PyTorch's and OpenBLAS's sgemm), the machine's sgemm peak in the
  * same run. GFLOP/s = 2.147 / (ms per op) * 1000.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 8, time = 2)
-@Fork(1)
-public class MatmulBench {
+public class MatmulBench extends BenchDefaults {
     private static final int N = 1024;
 
     @Param({"peft-djl", "peft-nd4j", "raw-pytorch", "raw-openblas"})

@@ -2,19 +2,11 @@ package org.peft4j.bench;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.peft4j.core.Peft;
 import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Backend;
@@ -27,13 +19,7 @@ import org.peft4j.models.io.MiniLm;
  * Serving eight LoRA adapters: one batch of 32 rows where every 4 rows name another adapter,
  * against 8 sub-batches of 4 rows run one after another with their adapter set.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 3)
-@Measurement(iterations = 8, time = 3)
-@Fork(1)
-public class MixedBatchBench {
+public class MixedBatchBench extends BenchDefaults {
     private static final int ADAPTERS = 8;
 
     @Param({"djl", "nd4j"})

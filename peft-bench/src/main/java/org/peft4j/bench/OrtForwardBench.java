@@ -8,31 +8,16 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.LongBuffer;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.peft4j.models.io.MiniLm;
 
 /**
  * The reference: ONNX Runtime on the same MiniLM graph and batch, all graph optimisations on,
  * two intra-op threads (the machine's cores, as PyTorch uses).
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 3)
-@Measurement(iterations = 8, time = 3)
-@Fork(1)
-public class OrtForwardBench {
+public class OrtForwardBench extends BenchDefaults {
     private OrtEnvironment env;
     private OrtSession session;
     private Map<String, OnnxTensor> inputs;

@@ -7,18 +7,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The floor under our DJL encoder time: MiniLM's six layers (32 x 64 tokens, width 384, 12
@@ -26,13 +17,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * peft4j code in the loop. Compare with {@link EncoderForwardBench} (our model, djl, base) and
  * {@link OrtForwardBench}: what is left between this and ONNX Runtime is the engine, not peft4j.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 3)
-@Measurement(iterations = 8, time = 3)
-@Fork(1)
-public class RawDjlEncoderBench {
+public class RawDjlEncoderBench extends BenchDefaults {
     private static final int B = MiniLmBatch.BATCH;
     private static final int S = MiniLmBatch.SEQ;
     private static final int H = 384;

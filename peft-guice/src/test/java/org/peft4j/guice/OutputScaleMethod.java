@@ -10,14 +10,12 @@ import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ParameterDict;
 import org.peft4j.api.tuner.TargetSpec;
 import org.peft4j.api.tuner.TunerContext;
-import org.peft4j.core.tuner.AdapterLayer;
-import org.peft4j.core.tuner.AdapterSet;
 import org.peft4j.core.tuner.LayerTuner;
+import org.peft4j.core.tuner.LinearAdapterLayer;
 
 /**
  * A method known only to a user's Guice module (no service file anywhere): each target linear
@@ -49,12 +47,9 @@ final class OutputScaleMethod {
     }
 
     /** {@code base(x) * scale}, one scale vector of size out per adapter under {@code output_scale.<adapter>}. */
-    public static final class Layer extends Module implements LinearLayer, AdapterLayer {
-        private final AdapterSet<Void> adapters = new AdapterSet<>(TYPE);
-
+    public static final class Layer extends LinearAdapterLayer<Void> {
         Layer(Linear base) {
-            super(base.backend());
-            register("base_layer", base);
+            super(base, TYPE);
             register("output_scale", new ParameterDict(base.backend()));
         }
 
@@ -63,59 +58,29 @@ final class OutputScaleMethod {
         }
 
         @Override
-        public AdapterSet<Void> adapters() {
-            return adapters;
-        }
-
-        @Override
         public void removeAdapter(String name) {
             scales().remove(name);
         }
 
         @Override
-        public Module restore() {
-            return baseLayer();
-        }
-
-        @Override
         public Tensor forward(Tensor x) {
             Tensor y = baseLayer().forward(x);
-            for (String name : adapters.activeUnmerged()) {
+            for (String name : adapters().activeUnmerged()) {
                 y = y.mul(scales().get(name).value());
             }
             return y;
-        }
-
-        @Override
-        public Linear baseLayer() {
-            return child("base_layer", Linear.class);
-        }
-
-        @Override
-        public long inFeatures() {
-            return baseLayer().inFeatures();
-        }
-
-        @Override
-        public long outFeatures() {
-            return baseLayer().outFeatures();
         }
     }
 
     /** The tuner; Guice constructs it. */
     public static class Tuner extends LayerTuner<Config, Layer> {
         public Tuner() {
-            super(TYPE, Config.class, Layer.class);
-        }
-
-        @Override
-        public String apiVersion() {
-            return PeftApi.VERSION;
+            super(PeftApi.VERSION, TYPE, Config.class, Layer.class);
         }
 
         @Override
         protected List<String> targets(Module model, Config config, String adapterName, TunerContext context) {
-            return context.selector().select(model, config.targets(), m -> m instanceof LinearLayer);
+            return linearTargets(model, config.targets(), false, context);
         }
 
         @Override

@@ -5,11 +5,9 @@ import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ParameterDict;
-import org.peft4j.core.tuner.AdapterLayer;
-import org.peft4j.core.tuner.AdapterSet;
+import org.peft4j.core.tuner.LinearAdapterLayer;
 import org.peft4j.core.tuner.RowAdapters;
 
 /**
@@ -19,20 +17,13 @@ import org.peft4j.core.tuner.RowAdapters;
  * {@code base(x) * l} with l of shape (out, 1). Active adapters multiply. Inside
  * {@link RowAdapters#with} each row goes through its own adapter only (mixed-adapter batches).
  */
-public final class Ia3Linear extends Module implements LinearLayer, AdapterLayer {
+public final class Ia3Linear extends LinearAdapterLayer<Void> {
     private final boolean feedforward;
-    private final AdapterSet<Void> adapters = new AdapterSet<>("IA3");
 
     Ia3Linear(Linear base, boolean feedforward) {
-        super(base.backend());
+        super(base, "IA3");
         this.feedforward = feedforward;
-        register("base_layer", base);
         register("ia3_l", new ParameterDict(base.backend()));
-    }
-
-    @Override
-    public Linear baseLayer() {
-        return child("base_layer", Linear.class);
     }
 
     /** The adapters' vectors by name, so parameter paths read {@code ia3_l.<adapter>}. */
@@ -50,23 +41,13 @@ public final class Ia3Linear extends Module implements LinearLayer, AdapterLayer
         return feedforward ? new long[] {1, inFeatures()} : new long[] {outFeatures(), 1};
     }
 
-    @Override
-    public AdapterSet<Void> adapters() {
-        return adapters;
-    }
-
-    @Override
-    public Module restore() {
-        return baseLayer();
-    }
-
     void addAdapter(String name, Tensor vector) {
         vectors().put(name, new Parameter(vector));
-        adapters.add(name, null);
+        adapters().add(name, null);
     }
 
     Parameter vector(String name) {
-        adapters.get(name);
+        adapters().get(name);
         return vectors().get(name);
     }
 
@@ -118,7 +99,7 @@ public final class Ia3Linear extends Module implements LinearLayer, AdapterLayer
             return mixedForward(rows, x);
         }
         Tensor scale = null;
-        for (String name : adapters.activeUnmerged()) {
+        for (String name : adapters().activeUnmerged()) {
             Tensor l = vector(name).value();
             scale = scale == null ? l : scale.mul(l);
         }
@@ -140,22 +121,13 @@ public final class Ia3Linear extends Module implements LinearLayer, AdapterLayer
         Tensor base = baseLayer().forward(x);
         if (feedforward) {
             Tensor w = baseLayer().weight().value();
-            return rows.apply(base, x, (name, sub) -> adapters.contains(name)
+            return rows.apply(base, x, (name, sub) -> adapters().contains(name)
                     ? sub.mul(vector(name).value().reshape(inFeatures()).sub(1f)).linear(w, null)
                     : null);
         }
-        return rows.apply(base, base, (name, sub) -> adapters.contains(name)
+        return rows.apply(base, base, (name, sub) -> adapters().contains(name)
                 ? sub.mul(vector(name).value().reshape(outFeatures()).sub(1f))
                 : null);
     }
 
-    @Override
-    public long inFeatures() {
-        return baseLayer().inFeatures();
-    }
-
-    @Override
-    public long outFeatures() {
-        return baseLayer().outFeatures();
-    }
 }

@@ -9,12 +9,9 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.config.TargetModules;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.tuner.TunerContext;
 import org.peft4j.core.tuner.LayerTuner;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The IA3 method ({@code peft_type} {@value Ia3Config#PEFT_TYPE}): wraps target linear layers in
@@ -24,25 +21,14 @@ import org.slf4j.LoggerFactory;
  * and (out, 1) for the others, as HF PEFT saves them (a parameter, so no {@code .weight}).
  */
 public final class Ia3Tuner extends LayerTuner<Ia3Config, Ia3Linear> {
-    private static final Logger LOG = LoggerFactory.getLogger(Ia3Tuner.class);
 
     public Ia3Tuner() {
-        super(Ia3Config.PEFT_TYPE, Ia3Config.class, Ia3Linear.class);
-    }
-
-    @Override
-    public String apiVersion() {
-        return PeftApi.VERSION;
+        super(PeftApi.VERSION, Ia3Config.PEFT_TYPE, Ia3Config.class, Ia3Linear.class);
     }
 
     @Override
     protected List<String> targets(Module model, Ia3Config cfg, String adapterName, TunerContext context) {
-        if (cfg.fanInFanOut()) {
-            // HF sets it for layers stored (in, out), as GPT-2's Conv1D; peft4j models load every linear
-            // layer as (out, in), and ia3_l's shape depends only on in and out, so nothing changes
-            LOG.info("fan_in_fan_out=true: peft4j stores every linear weight as (out, in), so the flag changes nothing");
-        }
-        return context.selector().select(model, cfg.targets(), m -> m instanceof LinearLayer);
+        return linearTargets(model, cfg.targets(), cfg.fanInFanOut(), context);
     }
 
     @Override

@@ -11,13 +11,9 @@ import org.peft4j.api.config.TargetModules;
 
 class Ia3ConfigTest {
 
-    private static Ia3Config parse(String json) {
-        return PeftJson.bind(PeftJson.parseObject(json), Ia3Config.class);
-    }
-
     @Test
     void missingKeysTakeHuggingFaceDefaults() {
-        Ia3Config c = parse("{\"peft_type\":\"IA3\",\"target_modules\":[\"key\",\"value\"]}");
+        Ia3Config c = PeftJson.read("{\"peft_type\":\"IA3\",\"target_modules\":[\"key\",\"value\"]}", Ia3Config.class);
         assertThat(c.initIa3Weights()).isTrue();
         assertThat(c.fanInFanOut()).isFalse();
         assertThat(c.feedforwardModules()).isEqualTo(TargetModules.names());
@@ -29,7 +25,7 @@ class Ia3ConfigTest {
         String json = "{\"peft_type\":\"IA3\",\"target_modules\":[\"key\",\"value\",\"output.dense\"],"
                 + "\"feedforward_modules\":[\"output.dense\"],\"init_ia3_weights\":false,\"task_type\":\"SEQ_CLS\","
                 + "\"modules_to_save\":[\"classifier\"],\"future_key\":{\"a\":1}}";
-        Ia3Config c = parse(json);
+        Ia3Config c = PeftJson.read(json, Ia3Config.class);
         String written = PeftJson.write(c);
         ObjectNode back = PeftJson.parseObject(written);
         assertThat(back.get("peft_type").asText()).isEqualTo("IA3");
@@ -38,17 +34,17 @@ class Ia3ConfigTest {
         assertThat(back.get("fan_in_fan_out").asBoolean()).isFalse();
         assertThat(back.get("future_key").toString()).isEqualTo("{\"a\":1}");
         assertThat(back.has("extras")).isFalse();
-        assertThat(parse(written)).isEqualTo(c);
+        assertThat(PeftJson.read(written, Ia3Config.class)).isEqualTo(c);
     }
 
     @Test
     void badValuesAreClearErrors() {
-        assertThatThrownBy(() -> parse("{\"peft_type\":\"IA3\"}")).isInstanceOf(PeftException.class)
+        assertThatThrownBy(() -> PeftJson.read("{\"peft_type\":\"IA3\"}", Ia3Config.class)).isInstanceOf(PeftException.class)
                 .hasMessageContaining("target_modules is required").hasMessageContaining("output.dense");
-        assertThatThrownBy(() -> parse("{\"target_modules\":[\"key\"],\"feedforward_modules\":[\"output.dense\"]}"))
+        assertThatThrownBy(() -> PeftJson.read("{\"target_modules\":[\"key\"],\"feedforward_modules\":[\"output.dense\"]}", Ia3Config.class))
                 .isInstanceOf(PeftException.class).hasMessageContaining("subset")
                 .hasMessageContaining("[output.dense]");
-        assertThatThrownBy(() -> parse("{\"target_modules\":[\"key\"],\"init_ia3_weights\":\"ones\"}"))
+        assertThatThrownBy(() -> PeftJson.read("{\"target_modules\":[\"key\"],\"init_ia3_weights\":\"ones\"}", Ia3Config.class))
                 .isInstanceOf(PeftException.class).hasMessageContaining("Ia3Config");
     }
 }

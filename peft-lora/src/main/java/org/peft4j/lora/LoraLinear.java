@@ -9,11 +9,9 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Functional;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
-import org.peft4j.core.tuner.AdapterLayer;
-import org.peft4j.core.tuner.AdapterSet;
+import org.peft4j.core.tuner.LinearAdapterLayer;
 import org.peft4j.core.tuner.RowAdapters;
 
 /**
@@ -26,8 +24,7 @@ import org.peft4j.core.tuner.RowAdapters;
  * output row: the adapted weight {@code W + scaling * B A} is normalised row by row and rescaled
  * to it, with the norm treated as a constant by autodiff (DoRA paper, section 4.3, as HF does).
  */
-public final class LoraLinear extends Module implements LinearLayer, AdapterLayer {
-    private final AdapterSet<Settings> adapters = new AdapterSet<>("LoRA");
+public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
 
     /**
      * How one adapter computes.
@@ -40,16 +37,10 @@ public final class LoraLinear extends Module implements LinearLayer, AdapterLaye
     }
 
     LoraLinear(Linear base) {
-        super(base.backend());
-        register("base_layer", base);
+        super(base, "LoRA");
         register("lora_A", new ModuleDict(base.backend()));
         register("lora_B", new ModuleDict(base.backend()));
         register("lora_magnitude_vector", new ModuleDict(base.backend()));
-    }
-
-    @Override
-    public Linear baseLayer() {
-        return child("base_layer", Linear.class);
     }
 
     ModuleDict loraA() {
@@ -67,20 +58,10 @@ public final class LoraLinear extends Module implements LinearLayer, AdapterLaye
     /** Per merged DoRA adapter, the row scale its merge applied, so unmerge can undo it exactly. */
     private final Map<String, Tensor> doraMergeScale = new LinkedHashMap<>();
 
-    @Override
-    public AdapterSet<Settings> adapters() {
-        return adapters;
-    }
-
-    @Override
-    public Module restore() {
-        return baseLayer();
-    }
-
     void addAdapter(String name, Linear a, Linear b, Settings settings, boolean dora) {
         loraA().put(name, a);
         loraB().put(name, b);
-        adapters.add(name, settings);
+        adapters().add(name, settings);
         if (dora) {
             try (Scope ignored = backend().scope()) {
                 Tensor norm = rowNorm(baseLayer().weight().value().add(deltaWeight(name)));
@@ -125,7 +106,7 @@ public final class LoraLinear extends Module implements LinearLayer, AdapterLaye
 
     /** The scaling of adapter {@code name} (alpha/r, or alpha/sqrt(r) with rsLoRA). */
     public float scaling(String name) {
-        return adapters.get(name).scaling();
+        return adapters().get(name).scaling();
     }
 
     /** The update this adapter adds to the base weight: {@code B @ A * scaling}, (out, in). */
@@ -185,7 +166,7 @@ public final class LoraLinear extends Module implements LinearLayer, AdapterLaye
                 return base.add(gathered.reshape(base.shape()));
             }
             return rows.apply(base, x, (name, sub) -> {
-                if (!adapters.contains(name)) {
+                if (!adapters().contains(name)) {
                     return null;
                 }
                 if (isDora(name)) {
@@ -195,7 +176,7 @@ public final class LoraLinear extends Module implements LinearLayer, AdapterLaye
             });
         }
         Tensor y = base;
-        for (String name : adapters.activeUnmerged()) {
+        for (String name : adapters().activeUnmerged()) {
             y = y.add(delta(name, x, base));
         }
         return y;
@@ -217,7 +198,7 @@ public final class LoraLinear extends Module implements LinearLayer, AdapterLaye
         Map<String, long[]> columns = new LinkedHashMap<>(); // adapter -> {first column, rank}
         long width = 0;
         for (String name : names) {
-            if (!adapters.contains(name) || columns.containsKey(name)) {
+            if (!adapters().contains(name) || columns.containsKey(name)) {
                 continue;
             }
             if (isDora(name)) {
@@ -260,7 +241,7 @@ public final class LoraLinear extends Module implements LinearLayer, AdapterLaye
      * @param base the base layer's output for {@code x} (reused by DoRA when dropout is off), or null
      */
     private Tensor delta(String name, Tensor x, Tensor base) {
-        float p = adapters.get(name).dropout();
+        float p = adapters().get(name).dropout();
         boolean dropping = p > 0 && isTraining();
         Tensor h = dropping ? Functional.dropout(x, p, true) : x;
         Tensor down = loraA().child(name, Linear.class).forward(h);
@@ -280,13 +261,4 @@ public final class LoraLinear extends Module implements LinearLayer, AdapterLaye
         return wh.mul(rowScale.sub(1f)).add(lora.mul(rowScale));
     }
 
-    @Override
-    public long inFeatures() {
-        return baseLayer().inFeatures();
-    }
-
-    @Override
-    public long outFeatures() {
-        return baseLayer().outFeatures();
-    }
 }

@@ -10,34 +10,20 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.nn.Init;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.tuner.TunerContext;
 import org.peft4j.core.tuner.LayerTuner;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** The LoRA method ({@code peft_type} {@value LoraConfig#PEFT_TYPE}): wraps target linear layers in {@link LoraLinear}. */
 public final class LoraTuner extends LayerTuner<LoraConfig, LoraLinear> {
-    private static final Logger LOG = LoggerFactory.getLogger(LoraTuner.class);
 
     public LoraTuner() {
-        super(LoraConfig.PEFT_TYPE, LoraConfig.class, LoraLinear.class);
-    }
-
-    @Override
-    public String apiVersion() {
-        return PeftApi.VERSION;
+        super(PeftApi.VERSION, LoraConfig.PEFT_TYPE, LoraConfig.class, LoraLinear.class);
     }
 
     @Override
     protected List<String> targets(Module model, LoraConfig cfg, String adapterName, TunerContext context) {
-        if (cfg.fanInFanOut()) {
-            // HF sets it for layers stored (in, out), as GPT-2's Conv1D; peft4j models load every
-            // linear layer as (out, in), so lora_A and lora_B keep their shapes and nothing changes.
-            LOG.info("fan_in_fan_out=true: peft4j stores every linear weight as (out, in), so the flag changes nothing");
-        }
-        return context.selector().select(model, cfg.targets(), m -> m instanceof LinearLayer);
+        return linearTargets(model, cfg.targets(), cfg.fanInFanOut(), context);
     }
 
     @Override

@@ -11,13 +11,9 @@ import org.peft4j.api.config.TargetModules;
 
 class LoraConfigTest {
 
-    private static LoraConfig parse(String json) {
-        return PeftJson.bind(PeftJson.parseObject(json), LoraConfig.class);
-    }
-
     @Test
     void missingKeysTakeHuggingFaceDefaults() {
-        LoraConfig c = parse("{\"peft_type\":\"LORA\",\"target_modules\":[\"query\"]}");
+        LoraConfig c = PeftJson.read("{\"peft_type\":\"LORA\",\"target_modules\":[\"query\"]}", LoraConfig.class);
         assertThat(c.r()).isEqualTo(8);
         assertThat(c.loraAlpha()).isEqualTo(8f);
         assertThat(c.loraDropout()).isZero();
@@ -31,7 +27,7 @@ class LoraConfigTest {
         String json = "{\"peft_type\":\"LORA\",\"r\":16,\"lora_alpha\":32,\"target_modules\":\"^.*\\\\.(query|value)$\","
                 + "\"init_lora_weights\":\"gaussian\",\"use_rslora\":true,\"task_type\":\"SEQ_CLS\","
                 + "\"megatron_config\":null,\"future_key\":{\"a\":[1,2]}}";
-        LoraConfig c = parse(json);
+        LoraConfig c = PeftJson.read(json, LoraConfig.class);
         assertThat(c.targetModules()).isInstanceOf(TargetModules.Regex.class);
         assertThat(c.extras()).containsKeys("future_key", "megatron_config");
         String written = PeftJson.write(c);
@@ -40,24 +36,24 @@ class LoraConfigTest {
         assertThat(back.get("init_lora_weights").asText()).isEqualTo("gaussian");
         assertThat(back.get("future_key").toString()).isEqualTo("{\"a\":[1,2]}");
         assertThat(back.has("extras")).isFalse();
-        assertThat(parse(written)).isEqualTo(c);
+        assertThat(PeftJson.read(written, LoraConfig.class)).isEqualTo(c);
         assertThat(written).startsWith("{\n  \"alpha_pattern\": {");
     }
 
     @Test
     void badValuesAreClearErrors() {
-        assertThatThrownBy(() -> parse("{\"r\":0,\"target_modules\":[\"q\"]}")).isInstanceOf(PeftException.class)
+        assertThatThrownBy(() -> PeftJson.read("{\"r\":0,\"target_modules\":[\"q\"]}", LoraConfig.class)).isInstanceOf(PeftException.class)
                 .hasMessageContaining("r must be a positive integer, got 0");
-        assertThatThrownBy(() -> parse("{\"lora_dropout\":1.5,\"target_modules\":[\"q\"]}"))
+        assertThatThrownBy(() -> PeftJson.read("{\"lora_dropout\":1.5,\"target_modules\":[\"q\"]}", LoraConfig.class))
                 .hasMessageContaining("lora_dropout").hasMessageContaining("1.5");
-        assertThatThrownBy(() -> parse("{\"bias\":\"some\",\"target_modules\":[\"q\"]}"))
+        assertThatThrownBy(() -> PeftJson.read("{\"bias\":\"some\",\"target_modules\":[\"q\"]}", LoraConfig.class))
                 .hasMessageContaining("some").hasMessageContaining("lora_only");
-        assertThatThrownBy(() -> parse("{\"init_lora_weights\":\"pissa\",\"target_modules\":[\"q\"]}"))
+        assertThatThrownBy(() -> PeftJson.read("{\"init_lora_weights\":\"pissa\",\"target_modules\":[\"q\"]}", LoraConfig.class))
                 .hasMessageContaining("pissa");
-        assertThatThrownBy(() -> parse("{\"r\":4}")).hasMessageContaining("target_modules");
-        assertThatThrownBy(() -> parse("{\"target_modules\":\".*q\",\"layers_to_transform\":[0]}"))
+        assertThatThrownBy(() -> PeftJson.read("{\"r\":4}", LoraConfig.class)).hasMessageContaining("target_modules");
+        assertThatThrownBy(() -> PeftJson.read("{\"target_modules\":\".*q\",\"layers_to_transform\":[0]}", LoraConfig.class))
                 .hasMessageContaining("layers_to_transform");
-        assertThatThrownBy(() -> parse("{\"r\":\"eight\",\"target_modules\":[\"q\"]}")).isInstanceOf(PeftException.class)
+        assertThatThrownBy(() -> PeftJson.read("{\"r\":\"eight\",\"target_modules\":[\"q\"]}", LoraConfig.class)).isInstanceOf(PeftException.class)
                 .hasMessageContaining("LoraConfig");
     }
 }

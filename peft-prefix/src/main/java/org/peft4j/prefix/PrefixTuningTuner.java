@@ -16,12 +16,7 @@ import org.peft4j.core.tuner.PromptLearningTuner;
 public final class PrefixTuningTuner extends PromptLearningTuner<PrefixTuningConfig, PrefixEncoder> {
 
     public PrefixTuningTuner() {
-        super(PrefixTuningConfig.PEFT_TYPE, PrefixTuningConfig.class, PrefixEncoder.class);
-    }
-
-    @Override
-    public String apiVersion() {
-        return PeftApi.VERSION;
+        super(PeftApi.VERSION, PrefixTuningConfig.PEFT_TYPE, PrefixTuningConfig.class, PrefixEncoder.class);
     }
 
     private static List<KeyValuePrefix.Attention> attention(Module model) {

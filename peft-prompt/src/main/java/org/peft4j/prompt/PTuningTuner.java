@@ -15,11 +15,6 @@ public final class PTuningTuner extends SoftPromptTuner<PromptEncoderConfig> {
     }
 
     @Override
-    public String apiVersion() {
-        return org.peft4j.api.PeftApi.VERSION;
-    }
-
-    @Override
     Integer tokenDim(PromptEncoderConfig config) {
         return config.prompt().tokenDim();
     }

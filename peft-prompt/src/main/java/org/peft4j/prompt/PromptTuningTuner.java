@@ -15,11 +15,6 @@ public final class PromptTuningTuner extends SoftPromptTuner<PromptTuningConfig>
     public PromptTuningTuner() {
         super(PromptTuningConfig.PEFT_TYPE, PromptTuningConfig.class);
     }
-
-    @Override
-    public String apiVersion() {
-        return org.peft4j.api.PeftApi.VERSION;
-    }
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PromptTuningTuner.class);
 
     @Override

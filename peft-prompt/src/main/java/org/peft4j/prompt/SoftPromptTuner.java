@@ -1,5 +1,6 @@
 package org.peft4j.prompt;
 
+import org.peft4j.api.PeftApi;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.config.PeftConfig;
@@ -15,7 +16,7 @@ import org.peft4j.core.tuner.PromptLearningTuner;
 abstract class SoftPromptTuner<C extends PeftConfig> extends PromptLearningTuner<C, SoftPrompt> {
 
     SoftPromptTuner(String peftType, Class<C> configClass) {
-        super(peftType, configClass, SoftPrompt.class);
+        super(PeftApi.VERSION, peftType, configClass, SoftPrompt.class);
     }
 
     /** Builds the adapter's prompt for embeddings of width {@code dim}. */

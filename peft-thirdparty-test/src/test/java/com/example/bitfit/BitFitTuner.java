@@ -6,7 +6,6 @@ import org.peft4j.api.PeftApi;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.tuner.TunerContext;
 import org.peft4j.core.tuner.LayerTuner;
@@ -20,17 +19,12 @@ import org.peft4j.core.tuner.LayerTuner;
 public final class BitFitTuner extends LayerTuner<BitFitConfig, BiasShiftLinear> {
 
     public BitFitTuner() {
-        super(BitFitConfig.PEFT_TYPE, BitFitConfig.class, BiasShiftLinear.class);
-    }
-
-    @Override
-    public String apiVersion() {
-        return PeftApi.VERSION;
+        super(PeftApi.VERSION, BitFitConfig.PEFT_TYPE, BitFitConfig.class, BiasShiftLinear.class);
     }
 
     @Override
     protected List<String> targets(Module model, BitFitConfig config, String adapterName, TunerContext context) {
-        return context.selector().select(model, config.targets(), m -> m instanceof LinearLayer);
+        return linearTargets(model, config.targets(), false, context);
     }
 
     @Override

@@ -55,6 +55,11 @@ public final class PeftJson {
         return (ObjectNode) node;
     }
 
+    /** Reads a config of a known class from JSON text (the {@code peft_type} key is not needed). */
+    public static <C extends PeftConfig> C read(String json, Class<C> type) {
+        return bind(parseObject(json), type);
+    }
+
     /**
      * Binds a JSON object to a config class, or fails naming the bad field. The keys of each
      * key group the class declares (a component whose JSON name starts with {@code $}, such as

@@ -7,7 +7,9 @@ import java.util.Map;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.config.PeftConfig;
+import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
+import org.peft4j.api.tuner.TargetSpec;
 import org.peft4j.api.tuner.Tuner;
 import org.peft4j.api.tuner.TunerContext;
 import org.slf4j.Logger;
@@ -27,31 +29,34 @@ import org.slf4j.LoggerFactory;
  * @param <C> the method's config
  * @param <L> the method's layer
  */
-public abstract class LayerTuner<C extends PeftConfig, L extends Module & AdapterLayer> implements Tuner<C> {
+public abstract class LayerTuner<C extends PeftConfig, L extends Module & AdapterLayer> extends BaseTuner<C> {
     private static final Logger LOG = LoggerFactory.getLogger(LayerTuner.class);
     private final String peftType;
-    private final Class<C> configClass;
     private final Class<L> layerType;
 
     /**
+     * @param apiVersion pass {@link org.peft4j.api.PeftApi#VERSION} (see {@link BaseTuner})
      * @param peftType HF's {@code peft_type}, in capitals
      * @param configClass the method's config record
      * @param layerType the method's layer class
      */
-    protected LayerTuner(String peftType, Class<C> configClass, Class<L> layerType) {
+    protected LayerTuner(String apiVersion, String peftType, Class<C> configClass, Class<L> layerType) {
+        super(apiVersion, peftType, configClass);
         this.peftType = peftType;
-        this.configClass = configClass;
         this.layerType = layerType;
     }
 
-    @Override
-    public final String peftType() {
-        return peftType;
-    }
-
-    @Override
-    public final Class<C> configClass() {
-        return configClass;
+    /**
+     * The linear layers {@code spec} selects, for methods that wrap linear layers. peft4j models
+     * hold every linear weight as (out, in), so HF's {@code fan_in_fan_out} (set for GPT-2's
+     * Conv1D, stored (in, out)) changes no shape here and is only kept for the file.
+     */
+    protected static List<String> linearTargets(Module model, TargetSpec spec, boolean fanInFanOut,
+            TunerContext context) {
+        if (fanInFanOut) {
+            LOG.info("fan_in_fan_out=true: peft4j stores every linear weight as (out, in), so the flag changes nothing");
+        }
+        return context.selector().select(model, spec, m -> m instanceof LinearLayer);
     }
 
     /** The paths of the modules adapter {@code adapterName} goes into; never empty. */

@@ -25,29 +25,17 @@ import org.peft4j.api.tuner.TunerContext;
  * @param <C> the method's config
  * @param <E> the method's virtual-token module
  */
-public abstract class PromptLearningTuner<C extends PeftConfig, E extends VirtualTokens> implements Tuner<C> {
+public abstract class PromptLearningTuner<C extends PeftConfig, E extends VirtualTokens> extends BaseTuner<C> {
     /** The root child holding every adapter's virtual tokens. */
     public static final String ENCODERS = "prompt_encoder";
     /** HF's name of the saved table. */
     public static final String SAVED = "prompt_embeddings";
-    private final String peftType;
-    private final Class<C> configClass;
     private final Class<E> encoderType;
 
-    protected PromptLearningTuner(String peftType, Class<C> configClass, Class<E> encoderType) {
-        this.peftType = peftType;
-        this.configClass = configClass;
+    /** See {@link BaseTuner#BaseTuner}; {@code encoderType} is the method's virtual-token module. */
+    protected PromptLearningTuner(String apiVersion, String peftType, Class<C> configClass, Class<E> encoderType) {
+        super(apiVersion, peftType, configClass);
         this.encoderType = encoderType;
-    }
-
-    @Override
-    public final String peftType() {
-        return peftType;
-    }
-
-    @Override
-    public final Class<C> configClass() {
-        return configClass;
     }
 
     @Override
@@ -80,7 +68,7 @@ public abstract class PromptLearningTuner<C extends PeftConfig, E extends Virtua
     protected final E encoder(Module model, String adapterName) {
         ModuleDict all = model.children().containsKey(ENCODERS) ? model.child(ENCODERS, ModuleDict.class) : null;
         if (all == null || !all.contains(adapterName)) {
-            throw new PeftException("the model has no " + peftType + " adapter '" + adapterName + "'; prompt adapters: "
+            throw new PeftException("the model has no " + peftType() + " adapter '" + adapterName + "'; prompt adapters: "
                     + (all == null ? "[]" : all.keys()));
         }
         return all.child(adapterName, encoderType);

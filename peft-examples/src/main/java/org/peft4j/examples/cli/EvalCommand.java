@@ -25,6 +25,9 @@ final class EvalCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
+    BatchOptions batching = new BatchOptions(64, 64);
+
+    @Mixin
     ModelOptions modelOptions;
 
     @Mixin
@@ -35,12 +38,6 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--eval", defaultValue = "data/sst2/dev.tsv", description = "Evaluation data. Default: ${DEFAULT-VALUE}")
     Path eval;
-
-    @Option(names = "--batch-size", defaultValue = "64")
-    int batchSize;
-
-    @Option(names = "--max-length", defaultValue = "64", description = "Longest token sequence. Default: ${DEFAULT-VALUE}")
-    int maxLength;
 
     @Override
     public Integer call() {
@@ -53,9 +50,9 @@ final class EvalCommand implements Callable<Integer> {
             AdapterFiles.Loaded loaded = adapter == null ? null : wiring.readAdapter(adapter);
             Backend b = wiring.backend();
             Classifiers.Loaded model = Classifiers.load(encoder, wiring.factory(), loaded, data.numLabels());
-            TextClassifier classifier = new TextClassifier(model.net(), tokenizer, maxLength);
+            TextClassifier classifier = new TextClassifier(model.net(), tokenizer, batching.maxLength);
             long start = System.nanoTime();
-            TextClassifier.Evaluation ev = classifier.evaluate(data.examples(), batchSize);
+            TextClassifier.Evaluation ev = classifier.evaluate(data.examples(), batching.batchSize);
             double seconds = (System.nanoTime() - start) / 1e9;
             new Report().put("model", encoder.name()).put("backend", b.name())
                     .put("method", loaded == null ? "none" : loaded.config().peftType())

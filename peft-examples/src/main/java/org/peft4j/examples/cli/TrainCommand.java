@@ -42,6 +42,9 @@ final class TrainCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
+    BatchOptions batching = new BatchOptions(32, 64);
+
+    @Mixin
     ModelOptions modelOptions;
 
     @Mixin
@@ -66,12 +69,6 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-train-examples", defaultValue = "0", description = "Use a seeded sample of this many training examples (0: all)")
     int maxTrainExamples;
 
-    @Option(names = "--batch-size", defaultValue = "32")
-    int batchSize;
-
-    @Option(names = "--max-length", defaultValue = "64", description = "Longest token sequence. Default: ${DEFAULT-VALUE}")
-    int maxLength;
-
     @Option(names = "--checkpoint-every", defaultValue = "0",
             description = "Save a checkpoint to OUT/checkpoints every N steps and resume from the newest one there (0: off)")
     int checkpointEvery;
@@ -86,7 +83,7 @@ final class TrainCommand implements Callable<Integer> {
     private Integer train(Wiring wiring) throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
-        if (batchSize <= 0 || maxLength < 8 || training.epochs <= 0 || checkpointEvery < 0) {
+        if (batching.batchSize <= 0 || batching.maxLength < 8 || training.epochs <= 0 || checkpointEvery < 0) {
             throw new PeftCli.UsageException("--batch-size and --epochs must be positive, --checkpoint-every >= 0 and "
                     + "--max-length at least 8");
         }
@@ -126,12 +123,12 @@ final class TrainCommand implements Callable<Integer> {
                 count = peft.parameterCount();
             }
             progress.line("peft: " + count);
-            TextClassifier classifier = new TextClassifier(net, tokenizer, maxLength);
+            TextClassifier classifier = new TextClassifier(net, tokenizer, batching.maxLength);
 
             Trainer<List<Example>> trainer = new Trainer<>(net, options,
                     checkpointEvery > 0 ? Checkpoints.every(out0.resolve("checkpoints"), checkpointEvery) : null);
             TextDataset data = trainData;
-            Trainer.Result result = trainer.train(epoch -> data.lengthBucketedBatches(batchSize, seed + epoch),
+            Trainer.Result result = trainer.train(epoch -> data.lengthBucketedBatches(batching.batchSize, seed + epoch),
                     classifier::loss, List::size, progress::step);
             progress.done();
             progress.line(String.format(Locale.ROOT, "peft: trained %d steps in %.1f s, loss %.4f -> %.4f",

@@ -36,6 +36,9 @@ final class TrainLmCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Mixin
+    BatchOptions batching = new BatchOptions(8, 128);
+
     @Option(names = "--model", required = true,
             description = "Hugging Face GPT-2 or LLaMA folder (config.json, model.safetensors, tokenizer.json)")
     Path model;
@@ -59,20 +62,14 @@ final class TrainLmCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Adapter folder. Default: runs/<method>-<model folder>-lm")
     Path outDir;
 
-    @Option(names = "--batch-size", defaultValue = "8")
-    int batchSize;
-
     @Mixin
     TrainingFlags training;
-
-    @Option(names = "--max-length", defaultValue = "128", description = "Longest token sequence. Default: ${DEFAULT-VALUE}")
-    int maxLength;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
-        if (batchSize <= 0 || training.epochs <= 0 || maxLength < 2) {
+        if (batching.batchSize <= 0 || training.epochs <= 0 || batching.maxLength < 2) {
             throw new PeftCli.UsageException("--batch-size and --epochs must be positive and --max-length at least 2");
         }
         if (method.equalsIgnoreCase(TrainCommand.FULL)) {
@@ -101,15 +98,15 @@ final class TrainLmCommand implements Callable<Integer> {
             TextDataset evalData = eval == null ? null : texts(tokenizer, eval);
             progress.line("peft: " + config.peftType() + " on " + lm.modelType() + " " + model.getFileName() + ", backend "
                     + backendName + ", " + trainData.size() + " training texts, lr " + peakLr);
-            PeftModel peft = wiring.factory().create(lm, seed, text -> tokenizer.encode(List.of(text), maxLength).ids(0));
+            PeftModel peft = wiring.factory().create(lm, seed, text -> tokenizer.encode(List.of(text), batching.maxLength).ids(0));
             peft.addAdapter("default", config);
             PeftModel.ParameterCount count = peft.parameterCount();
             progress.line("peft: " + count);
 
             Trainer<List<Example>> trainer = new Trainer<>(lm, options, null);
-            Trainer.Result result = trainer.train(epoch -> trainData.lengthBucketedBatches(batchSize, training.seed + epoch),
+            Trainer.Result result = trainer.train(epoch -> trainData.lengthBucketedBatches(batching.batchSize, training.seed + epoch),
                     batch -> {
-                        Tokenizer.Batch enc = tokenizer.encode(texts(batch), maxLength);
+                        Tokenizer.Batch enc = tokenizer.encode(texts(batch), batching.maxLength);
                         return lm.loss(b.fromLongs(enc.inputIds(), enc.batchSize(), enc.seqLen()), enc.attentionMask());
                     },
                     List::size, progress::step);
@@ -138,7 +135,7 @@ final class TrainLmCommand implements Callable<Integer> {
     private TextDataset texts(Tokenizer tokenizer, Path file) {
         List<Example> kept = new ArrayList<>();
         for (Example e : TextDataset.read(file, textColumn, null, null).examples()) {
-            if (tokenizer.encode(List.of(e.text()), maxLength).length(0) >= 2) {
+            if (tokenizer.encode(List.of(e.text()), batching.maxLength).length(0) >= 2) {
                 kept.add(e);
             }
         }
@@ -159,8 +156,8 @@ final class TrainLmCommand implements Callable<Integer> {
         double sum = 0;
         long targets = 0;
         try {
-            for (List<Example> batch : data.lengthBucketedBatches(batchSize, training.seed)) {
-                Tokenizer.Batch enc = tokenizer.encode(texts(batch), maxLength);
+            for (List<Example> batch : data.lengthBucketedBatches(batching.batchSize, training.seed)) {
+                Tokenizer.Batch enc = tokenizer.encode(texts(batch), batching.maxLength);
                 long n = 0;
                 for (int r = 0; r < enc.batchSize(); r++) {
                     n += Math.max(0, enc.length(r) - 1);

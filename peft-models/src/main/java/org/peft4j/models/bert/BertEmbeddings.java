@@ -6,8 +6,8 @@ import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Embedding;
 import org.peft4j.api.nn.Functional;
 import org.peft4j.api.nn.LayerNorm;
-import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.PromptPrefix;
+import org.peft4j.models.PromptableEmbeddings;
 import org.peft4j.models.WeightMap;
 
 /**
@@ -15,12 +15,11 @@ import org.peft4j.models.WeightMap;
  * {@link PromptPrefix}: virtual tokens are put before the word embeddings and get positions and
  * token type 0 like real tokens, as HF PEFT's prompt learning does through {@code inputs_embeds}.
  */
-public final class BertEmbeddings extends Module implements PromptPrefix.Embeddings {
+public final class BertEmbeddings extends PromptableEmbeddings {
     private final BertConfig config;
-    private PromptPrefix prompt;
 
     BertEmbeddings(WeightMap w, BertConfig c) {
-        super(w.backend());
+        super(w.backend(), "word_embeddings");
         this.config = c;
         long h = c.hiddenSize();
         register("word_embeddings", new Embedding(w.backend(), w.take("embeddings.word_embeddings.weight", c.vocabSize(), h)));
@@ -32,21 +31,6 @@ public final class BertEmbeddings extends Module implements PromptPrefix.Embeddi
                 w.take("embeddings.LayerNorm.bias", h), (float) c.layerNormEps()));
     }
 
-    @Override
-    public void setPrompt(PromptPrefix prompt) {
-        this.prompt = prompt;
-    }
-
-    @Override
-    public PromptPrefix prompt() {
-        return prompt;
-    }
-
-    @Override
-    public Tensor embedTokens(Tensor ids) {
-        return child("word_embeddings", Embedding.class).forward(ids);
-    }
-
     /**
      * Embeds {@code ids} (batch, seq); {@code tokenTypeIds} may be null (all type 0). Returns
      * (batch, prompt + seq, hidden).
@@ -56,6 +40,7 @@ public final class BertEmbeddings extends Module implements PromptPrefix.Embeddi
         Tensor words = embedTokens(ids);
         Tensor types = tokenTypeIds == null ? null : child("token_type_embeddings", Embedding.class).forward(tokenTypeIds);
         Tensor type0 = child("token_type_embeddings", Embedding.class).weight().value().slice(0, 0, 1);
+        PromptPrefix prompt = prompt();
         if (prompt != null) {
             Tensor virtual = prompt.embeddings(batch);
             words = backend().concat(List.of(virtual, words), 1);

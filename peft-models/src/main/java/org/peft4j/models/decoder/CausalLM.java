@@ -4,7 +4,6 @@ import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import org.peft4j.api.PeftException;
-import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Embedding;
@@ -20,26 +19,26 @@ import org.slf4j.LoggerFactory;
  * generation. Architectures (LLaMA, GPT-2) supply the forward pass; the rest is shared.
  */
 public abstract class CausalLM extends Module {
-
-    protected CausalLM(Backend backend) {
-        super(backend);
-    }
-
     /** HF's name of the output head when it is not tied to the token embeddings. */
     public static final String LM_HEAD = "lm_head";
     private static final Logger LOG = LoggerFactory.getLogger(CausalLM.class);
+    private final String stackName;
+    private final DecoderStack.Shape shape;
 
     /**
      * Registers the decoder stack under its HF name and, unless the head is tied to the token
      * embeddings, {@value #LM_HEAD} (vocab x hidden, no bias); logs the weights nothing took.
      */
-    protected void registerStack(WeightMap w, String name, Module stack, boolean tieWordEmbeddings, long hidden, long vocab) {
-        register(name, stack);
-        if (!tieWordEmbeddings) {
-            register(LM_HEAD, new Linear(w.backend(), w.take(LM_HEAD + ".weight", vocab, hidden), null));
+    protected <S extends Module & DecoderStack> CausalLM(WeightMap w, String stackName, S stack, DecoderStack.Shape shape) {
+        super(w.backend());
+        this.stackName = stackName;
+        this.shape = shape;
+        register(stackName, stack);
+        if (!shape.tieWordEmbeddings()) {
+            register(LM_HEAD, new Linear(w.backend(), w.take(LM_HEAD + ".weight", shape.vocabSize(), shape.hiddenSize()), null));
         }
         if (!w.unused().isEmpty()) {
-            LOG.debug("weights not used by the {} model: {}", modelType(), w.unused());
+            LOG.debug("weights not used by the {} model: {}", shape.modelType(), w.unused());
         }
     }
 
@@ -53,32 +52,37 @@ public abstract class CausalLM extends Module {
      * @return (batch, virtual + seq, vocab); virtual is a soft prompt's length on the first pass, else 0
      */
     public Tensor forward(Tensor ids, long[] attentionMask, KvCache cache) {
-        Tensor h = hiddenStates(ids, attentionMask, cache);
+        DecoderStack stack = child(stackName, DecoderStack.class);
+        Tensor h = stack.forward(ids, attentionMask, cache);
         Module head = children().get(LM_HEAD);
         return head != null ? ((LinearLayer) head).forward(h)
-                : h.matmul(tokenEmbeddings().weight().value().transposeLast2());
+                : h.matmul(stack.tokenEmbeddings().weight().value().transposeLast2());
     }
 
-    /** The decoder stack's last hidden states (batch, virtual + seq, hidden); see {@link #forward}. */
-    protected abstract Tensor hiddenStates(Tensor ids, long[] attentionMask, KvCache cache);
-
-    /** The input token embeddings (a tied head reads them). */
-    protected abstract Embedding tokenEmbeddings();
-
     /** Hugging Face's {@code model_type} for this architecture ({@code gpt2}, {@code llama}). */
-    public abstract String modelType();
+    public final String modelType() {
+        return shape.modelType();
+    }
 
     /** Decoder layers (one cache entry each). */
-    public abstract int numLayers();
+    public final int numLayers() {
+        return shape.numLayers();
+    }
 
     /** Rows of the output vocabulary. */
-    public abstract int vocabSize();
+    public final int vocabSize() {
+        return shape.vocabSize();
+    }
 
     /** The longest sequence the model takes, prompt and cache included. */
-    public abstract int maxPositions();
+    public final int maxPositions() {
+        return shape.maxPositions();
+    }
 
     /** The config's {@code eos_token_id}s, where generation stops by default; empty when it names none. */
-    public abstract List<Long> eosTokenIds();
+    public final List<Long> eosTokenIds() {
+        return shape.eosTokenIds();
+    }
 
     /** An empty cache for this model; close it when done. */
     public KvCache newCache() {

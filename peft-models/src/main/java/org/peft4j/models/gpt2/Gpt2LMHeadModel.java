@@ -1,11 +1,8 @@
 package org.peft4j.models.gpt2;
 
-import java.util.List;
-import org.peft4j.api.backend.Tensor;
-import org.peft4j.api.nn.Embedding;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.decoder.CausalLM;
-import org.peft4j.models.decoder.KvCache;
+import org.peft4j.models.decoder.DecoderStack;
 
 /**
  * A GPT-2 causal language model (HF's {@code GPT2LMHeadModel}: {@code transformer.*} and
@@ -15,12 +12,11 @@ import org.peft4j.models.decoder.KvCache;
 public final class Gpt2LMHeadModel extends CausalLM {
     private final Gpt2Config config;
 
-    /** Builds the model from HF-named weights ({@code transformer.*}), or random ones from {@link WeightMap#random}. */
+    /** Builds the model from HF-named weights (or random ones from {@link WeightMap#random}). */
     public Gpt2LMHeadModel(WeightMap w, Gpt2Config config) {
-        super(w.backend());
+        super(w, "transformer", new Gpt2Model(w, config), new DecoderStack.Shape("gpt2", config.nLayer(), config.vocabSize(), config.nEmbd(), config.nPositions(),
+                config.eosTokenId(), config.tieWordEmbeddings()));
         this.config = config;
-        registerStack(w, "transformer", new Gpt2Model(w, config), config.tieWordEmbeddings(), config.nEmbd(),
-                config.vocabSize());
     }
 
     public Gpt2Config config() {
@@ -29,40 +25,5 @@ public final class Gpt2LMHeadModel extends CausalLM {
 
     public Gpt2Model transformer() {
         return child("transformer", Gpt2Model.class);
-    }
-
-    @Override
-    protected Tensor hiddenStates(Tensor ids, long[] attentionMask, KvCache cache) {
-        return transformer().forward(ids, attentionMask, cache);
-    }
-
-    @Override
-    protected Embedding tokenEmbeddings() {
-        return transformer().child("wte", Embedding.class);
-    }
-
-    @Override
-    public String modelType() {
-        return "gpt2";
-    }
-
-    @Override
-    public int numLayers() {
-        return config.nLayer();
-    }
-
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
-    }
-
-    @Override
-    public List<Long> eosTokenIds() {
-        return config.eosTokenId();
-    }
-
-    @Override
-    public int maxPositions() {
-        return config.nPositions();
     }
 }

@@ -5,9 +5,10 @@ import org.peft4j.api.nn.Embedding;
 import org.peft4j.api.nn.Functional;
 import org.peft4j.api.nn.KeyValuePrefix;
 import org.peft4j.api.nn.LayerNorm;
-import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
 import org.peft4j.api.nn.PromptPrefix;
+import org.peft4j.models.PromptableEmbeddings;
+import org.peft4j.models.decoder.DecoderStack;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.decoder.DecoderInput;
 import org.peft4j.models.decoder.KvCache;
@@ -17,12 +18,11 @@ import org.peft4j.models.decoder.KvCache;
  * {@code ln_f}) on the backend-neutral API. Learned absolute positions; accepts a
  * {@link PromptPrefix}, positions as {@link DecoderInput} describes.
  */
-public final class Gpt2Model extends Module implements PromptPrefix.Embeddings {
+public final class Gpt2Model extends PromptableEmbeddings implements DecoderStack {
     private final Gpt2Config config;
-    private PromptPrefix prompt;
 
     Gpt2Model(WeightMap w, Gpt2Config c) {
-        super(w.backend());
+        super(w.backend(), "wte");
         this.config = c;
         register("wte", new Embedding(w.backend(), w.take("transformer.wte.weight", c.vocabSize(), c.nEmbd())));
         register("wpe", new Embedding(w.backend(), w.take("transformer.wpe.weight", c.nPositions(), c.nEmbd())));
@@ -37,26 +37,12 @@ public final class Gpt2Model extends Module implements PromptPrefix.Embeddings {
         return config;
     }
 
-    @Override
-    public void setPrompt(PromptPrefix prompt) {
-        this.prompt = prompt;
-    }
-
-    @Override
-    public PromptPrefix prompt() {
-        return prompt;
-    }
-
-    @Override
-    public Tensor embedTokens(Tensor ids) {
-        return child("wte", Embedding.class).forward(ids);
-    }
-
     /** The last hidden state of the new positions, (batch, virtual + seq, n_embd); see {@link DecoderInput}. */
+    @Override
     public Tensor forward(Tensor ids, long[] attentionMask, KvCache cache) {
         ModuleDict blocks = child("h", ModuleDict.class);
         KeyValuePrefix kvPrefix = blocks.child("0", Gpt2Block.class).child("attn", Gpt2Attention.class).prefix();
-        DecoderInput in = DecoderInput.prepare(embedTokens(ids), attentionMask, cache, prompt,
+        DecoderInput in = DecoderInput.prepare(embedTokens(ids), attentionMask, cache, prompt(),
                 kvPrefix == null ? 0 : kvPrefix.length(), config.nPositions());
         long[] positions = new long[(int) in.seq()];
         for (int t = 0; t < positions.length; t++) {

@@ -1,11 +1,8 @@
 package org.peft4j.models.llama;
 
-import java.util.List;
-import org.peft4j.api.backend.Tensor;
-import org.peft4j.api.nn.Embedding;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.decoder.CausalLM;
-import org.peft4j.models.decoder.KvCache;
+import org.peft4j.models.decoder.DecoderStack;
 
 /**
  * A LLaMA causal language model (HF's {@code LlamaForCausalLM}: {@code model.*} and
@@ -17,10 +14,9 @@ public final class LlamaForCausalLM extends CausalLM {
 
     /** Builds the model from HF-named weights (or random ones from {@link WeightMap#random}). */
     public LlamaForCausalLM(WeightMap w, LlamaConfig config) {
-        super(w.backend());
+        super(w, "model", new LlamaModel(w, config), new DecoderStack.Shape("llama", config.numHiddenLayers(), config.vocabSize(), config.hiddenSize(),
+                config.maxPositionEmbeddings(), config.eosTokenId(), config.tieWordEmbeddings()));
         this.config = config;
-        registerStack(w, "model", new LlamaModel(w, config), config.tieWordEmbeddings(), config.hiddenSize(),
-                config.vocabSize());
     }
 
     public LlamaConfig config() {
@@ -29,40 +25,5 @@ public final class LlamaForCausalLM extends CausalLM {
 
     public LlamaModel model() {
         return child("model", LlamaModel.class);
-    }
-
-    @Override
-    protected Tensor hiddenStates(Tensor ids, long[] attentionMask, KvCache cache) {
-        return model().forward(ids, attentionMask, cache);
-    }
-
-    @Override
-    protected Embedding tokenEmbeddings() {
-        return model().child("embed_tokens", Embedding.class);
-    }
-
-    @Override
-    public String modelType() {
-        return "llama";
-    }
-
-    @Override
-    public int numLayers() {
-        return config.numHiddenLayers();
-    }
-
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
-    }
-
-    @Override
-    public List<Long> eosTokenIds() {
-        return config.eosTokenId();
-    }
-
-    @Override
-    public int maxPositions() {
-        return config.maxPositionEmbeddings();
     }
 }

@@ -3,9 +3,10 @@ package org.peft4j.models.llama;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Embedding;
 import org.peft4j.api.nn.KeyValuePrefix;
-import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ModuleDict;
 import org.peft4j.api.nn.PromptPrefix;
+import org.peft4j.models.PromptableEmbeddings;
+import org.peft4j.models.decoder.DecoderStack;
 import org.peft4j.models.WeightMap;
 import org.peft4j.models.decoder.DecoderInput;
 import org.peft4j.models.decoder.KvCache;
@@ -15,12 +16,11 @@ import org.peft4j.models.decoder.KvCache;
  * {@code norm}) written once on the backend-neutral API. Accepts a {@link PromptPrefix}; positions
  * as {@link DecoderInput} describes.
  */
-public final class LlamaModel extends Module implements PromptPrefix.Embeddings {
+public final class LlamaModel extends PromptableEmbeddings implements DecoderStack {
     private final LlamaConfig config;
-    private PromptPrefix prompt;
 
     LlamaModel(WeightMap w, LlamaConfig c) {
-        super(w.backend());
+        super(w.backend(), "embed_tokens");
         this.config = c;
         register("embed_tokens", new Embedding(w.backend(), w.take("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize())));
         ModuleDict layers = register("layers", new ModuleDict(w.backend()));
@@ -34,21 +34,6 @@ public final class LlamaModel extends Module implements PromptPrefix.Embeddings 
         return config;
     }
 
-    @Override
-    public void setPrompt(PromptPrefix prompt) {
-        this.prompt = prompt;
-    }
-
-    @Override
-    public PromptPrefix prompt() {
-        return prompt;
-    }
-
-    @Override
-    public Tensor embedTokens(Tensor ids) {
-        return child("embed_tokens", Embedding.class).forward(ids);
-    }
-
     /**
      * The last hidden state of the new positions.
      *
@@ -57,10 +42,11 @@ public final class LlamaModel extends Module implements PromptPrefix.Embeddings 
      * @param cache earlier positions' keys and values, extended by this call; or null
      * @return (batch, virtual + seq, hidden); virtual is the prompt length on a cache's first pass, else 0
      */
+    @Override
     public Tensor forward(Tensor ids, long[] attentionMask, KvCache cache) {
         ModuleDict layers = child("layers", ModuleDict.class);
         KeyValuePrefix kvPrefix = layers.child("0", LlamaLayer.class).child("self_attn", LlamaAttention.class).prefix();
-        DecoderInput in = DecoderInput.prepare(embedTokens(ids), attentionMask, cache, prompt,
+        DecoderInput in = DecoderInput.prepare(embedTokens(ids), attentionMask, cache, prompt(),
                 kvPrefix == null ? 0 : kvPrefix.length(), config.maxPositionEmbeddings());
         Tensor h = in.hidden();
         Tensor[] rope = rope(in.firstPosition(), in.seq());
