@@ -20,8 +20,8 @@ import org.peft4j.api.tuner.TargetSpec;
  * {@code target_modules ["key", "value", "output.dense"]} and
  * {@code feedforward_modules ["output.dense"]}. Missing {@code feedforward_modules} means none.
  *
- * @param targets {@code target_modules} (names, suffixes or a regex), {@code exclude_modules},
- *     {@code layers_to_transform}, {@code layers_pattern}
+ * @param targetModules modules to scale (names, suffixes or a regex)
+ * @param excludeModules modules to leave out, or null
  * @param feedforwardModules targets treated as feed-forward: their input is scaled (a vector of
  *     size in) instead of their output (size out); a list must be a subset of a listed
  *     {@code target_modules}
@@ -33,7 +33,8 @@ import org.peft4j.api.tuner.TargetSpec;
 @JsonIgnoreProperties(value = "peft_type", allowGetters = true)
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record Ia3Config(
-        @JsonProperty(TargetSpec.KEYS) TargetSpec targets,
+        @JsonProperty("target_modules") TargetModules targetModules,
+        @JsonProperty("exclude_modules") TargetModules excludeModules,
         @JsonProperty("feedforward_modules") TargetModules feedforwardModules,
         @JsonProperty("init_ia3_weights") Boolean initIa3Weights,
         @JsonProperty("fan_in_fan_out") Boolean fanInFanOut,
@@ -47,12 +48,11 @@ public record Ia3Config(
         initIa3Weights = initIa3Weights == null || initIa3Weights;
         fanInFanOut = fanInFanOut != null && fanInFanOut;
         shared = shared == null ? Shared.NONE : shared;
-        if (targets == null) {
+        if (targetModules == null) {
             throw new PeftException("target_modules is required (for BERT, HF uses [\"key\", \"value\", \"output.dense\"] "
                     + "with feedforward_modules [\"output.dense\"])");
         }
-        if (targets.targetModules() instanceof TargetModules.Names t
-                && feedforwardModules instanceof TargetModules.Names f) {
+        if (targetModules instanceof TargetModules.Names t && feedforwardModules instanceof TargetModules.Names f) {
             List<String> extra = new ArrayList<>(f.names());
             extra.removeAll(t.names());
             if (!extra.isEmpty()) {
@@ -73,9 +73,12 @@ public record Ia3Config(
         return PEFT_TYPE;
     }
 
-    /** What this config targets. */
-    public TargetModules targetModules() {
-        return targets.targetModules();
+    /**
+     * What this config targets. HF's IA3 config has no {@code layers_to_transform} or
+     * {@code layers_pattern}, so neither is written to its file.
+     */
+    public TargetSpec targets() {
+        return new TargetSpec(targetModules, excludeModules, null, null);
     }
 
     /** Builder with HF's defaults; {@code targetModules} is required. */
@@ -117,8 +120,7 @@ public record Ia3Config(
         }
 
         public Ia3Config build() {
-            return new Ia3Config(target == null ? null : new TargetSpec(target, null, null, null), feedforward, init,
-                    false, Shared.of(taskType, modulesToSave));
+            return new Ia3Config(target, null, feedforward, init, false, Shared.of(taskType, modulesToSave));
         }
     }
 }

@@ -47,4 +47,13 @@ class Ia3ConfigTest {
         assertThatThrownBy(() -> PeftJson.read("{\"target_modules\":[\"key\"],\"init_ia3_weights\":\"ones\"}", Ia3Config.class))
                 .isInstanceOf(PeftException.class).hasMessageContaining("Ia3Config");
     }
+
+    /** The file holds exactly the keys HF PEFT's config class has (a key it does not know makes older versions refuse the file). */
+    @Test
+    void writesExactlyHuggingFacesKeys() throws Exception {
+        var json = PeftJson.mapper().readTree(PeftJson.writeForSave(Ia3Config.builder().targetModules("key", "value", "output.dense").feedforwardModules("output.dense").build()));
+        java.util.List<String> keys = new java.util.ArrayList<>();
+        json.fieldNames().forEachRemaining(keys::add);
+        assertThat(keys).containsExactlyInAnyOrder("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode", "modules_to_save", "target_modules", "exclude_modules", "feedforward_modules", "fan_in_fan_out", "init_ia3_weights");
+    }
 }

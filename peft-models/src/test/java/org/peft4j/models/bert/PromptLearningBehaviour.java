@@ -1,4 +1,4 @@
-package org.peft4j.examples;
+package org.peft4j.models.bert;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,11 +7,11 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.core.Peft;
 import org.peft4j.api.PeftException;
 import org.peft4j.core.PeftModel;
@@ -25,26 +25,28 @@ import org.peft4j.api.nn.Functional;
 import org.peft4j.train.AdamW;
 import org.peft4j.core.tuner.PromptLearningTuner;
 import org.peft4j.models.WeightMap;
-import org.peft4j.models.bert.BertConfig;
-import org.peft4j.models.bert.BertForSequenceClassification;
-import org.peft4j.models.bert.BertModel;
-import org.peft4j.prefix.PrefixTuningConfig;
-import org.peft4j.prompt.PromptEncoderConfig;
-import org.peft4j.prompt.PromptTuningConfig;
 import org.peft4j.testkit.Reference;
 
-/** Prompt tuning, P-tuning (MLP, LSTM) and prefix tuning on a small BERT, on both backends. */
-class PromptLearningTest {
-    private static final int H = 32;
-    private static final int LAYERS = 2;
-    private static final int N = 4;
+/**
+ * What every prompt-learning method must do on a small BERT, on both backends: exact trainable
+ * counts, HF's saved layout, training lowers the loss, disabling leaves the base model with the
+ * trained head, no merging, save/load reproduces the outputs, delete removes the encoder. Each
+ * method module runs it with its own configs.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+public abstract class PromptLearningBehaviour {
+    /** Hidden width, layers and virtual tokens of the test model and configs. */
+    protected static final int H = 32;
+    protected static final int LAYERS = 2;
+    protected static final int N = 4;
     private static final long[] IDS = {5, 17, 33, 8, 9, 12, 40, 2, 7, 21, 30, 3};
     private static final long[] LABELS = {0, 1, 1};
 
     @TempDir
     Path dir;
 
-    private static BertForSequenceClassification net(Backend b) {
+    /** The small random BERT classifier every case starts from. */
+    protected static BertForSequenceClassification net(Backend b) {
         BertConfig c = new BertConfig(64, H, LAYERS, 4, 64, "gelu", 32, 2, 1e-12, 0.0, 0.0);
         return new BertForSequenceClassification(new BertModel(WeightMap.random(b, 3), c), 2, 1);
     }
@@ -55,24 +57,10 @@ class PromptLearningTest {
         return net.forward(b.fromLongs(IDS, 3, 4), b.fromLongs(mask, 3, 4), null);
     }
 
-    /** Method configs with the exact trainable count HF reports for them on this model. */
-    static Stream<Arguments> methods() {
-        long mlp = N * H + (H * 16 + 16) + (16 * 16 + 16) + (16 * H + H);
-        long lstmHidden = 8;
-        long lstm = N * H + 2 * (4 * lstmHidden * H + 4 * lstmHidden * lstmHidden + 8 * lstmHidden)
-                + 2 * (4 * lstmHidden * 2 * lstmHidden + 4 * lstmHidden * lstmHidden + 8 * lstmHidden)
-                + (2 * lstmHidden * 2 * lstmHidden + 2 * lstmHidden) + (2 * lstmHidden * H + H);
-        long prefix = (long) N * LAYERS * 2 * H;
-        long projected = N * H + (H * 24 + 24) + (24L * LAYERS * 2 * H + LAYERS * 2 * H);
-        return Stream.of(
-                Arguments.of(PromptTuningConfig.random(N, "classifier"), (long) N * H),
-                Arguments.of(PromptEncoderConfig.of(N, "MLP", 16, "classifier"), mlp),
-                Arguments.of(PromptEncoderConfig.of(N, "LSTM", (int) lstmHidden, "classifier"), lstm),
-                Arguments.of(PrefixTuningConfig.of(N, false, null, "classifier"), prefix),
-                Arguments.of(PrefixTuningConfig.of(N, true, 24, "classifier"), projected));
-    }
+    /** The method's configs, each with the exact trainable count HF reports for it on {@link #net}. */
+    protected abstract Stream<Arguments> methods();
 
-    static Stream<Arguments> methodsOnBackends() {
+    Stream<Arguments> methodsOnBackends() {
         return Stream.of("djl", "nd4j").flatMap(b -> methods().map(a -> Arguments.of(b, a.get()[0], a.get()[1])));
     }
 
@@ -87,7 +75,7 @@ class PromptLearningTest {
             assertThat(peft.parameterCount().trainable()).isEqualTo(adapterParams + H * 2 + 2);
             assertThat(peft.savedState("default").keySet()).containsExactlyInAnyOrder("prompt_embeddings",
                     "base_model.classifier.weight", "base_model.classifier.bias");
-            long width = config instanceof PrefixTuningConfig ? LAYERS * 2L * H : H;
+            long width = config.peftType().equals("PREFIX_TUNING") ? LAYERS * 2L * H : H;
             assertThat(peft.savedState("default").get("prompt_embeddings").shape()).containsExactly(N, width);
 
             // training moves the loss down
@@ -141,25 +129,5 @@ class PromptLearningTest {
             net.namedParameters().get("classifier." + p).set(net.backend().fromFloats(t.toFloatArray(), t.shape()));
         }
         return net;
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"djl", "nd4j"})
-    void textInitCopiesTheEmbeddingsOfTheRepeatedTokenIds(String name) {
-        try (Backend b = Peft.backend(name); Scope s = b.scope()) {
-            BertForSequenceClassification net = net(b);
-            PeftModel peft = new PeftModel(net, Peft.registry(), 7, text -> new long[] {3, 9, 11});
-            peft.addAdapter("default", PromptTuningConfig.text(5, "three tokens here"));
-            float[] table = peft.savedState("default").get("prompt_embeddings").toFloatArray();
-            float[] words = net.bert().embeddings().embedTokens(b.fromLongs(new long[] {3, 9, 11, 3, 9}, 5))
-                    .toFloatArray();
-            assertThat(Reference.maxAbsDiff(table, words)).isEqualTo(0f);
-            assertThatThrownBy(() -> Peft.registry().parseConfig("{\"peft_type\":\"PROMPT_TUNING\","
-                    + "\"num_virtual_tokens\":4,\"prompt_tuning_init\":\"TEXT\"}"))
-                    .isInstanceOf(PeftException.class).hasMessageContaining("prompt_tuning_init_text");
-            assertThatThrownBy(() -> Peft.registry().parseConfig("{\"peft_type\":\"P_TUNING\","
-                    + "\"num_virtual_tokens\":4,\"encoder_reparameterization_type\":\"GRU\"}"))
-                    .isInstanceOf(PeftException.class).hasMessageContaining("[MLP, LSTM]");
-        }
     }
 }

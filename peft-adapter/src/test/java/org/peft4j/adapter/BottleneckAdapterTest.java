@@ -1,4 +1,4 @@
-package org.peft4j.examples;
+package org.peft4j.adapter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -11,8 +11,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.peft4j.adapter.BottleneckConfig;
-import org.peft4j.adapter.BottleneckLayer;
 import org.peft4j.core.Peft;
 import org.peft4j.api.PeftException;
 import org.peft4j.core.PeftModel;
@@ -21,6 +19,7 @@ import org.peft4j.core.io.PeftJson;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.api.nn.InsertionPoint;
+import org.peft4j.models.bert.TinyBert;
 import org.peft4j.testkit.Reference;
 
 /** Bottleneck adapters (Houlsby, Pfeiffer, parallel) on a small random BERT, on every backend. */

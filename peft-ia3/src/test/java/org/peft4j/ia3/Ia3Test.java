@@ -1,4 +1,4 @@
-package org.peft4j.examples;
+package org.peft4j.ia3;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -19,8 +19,7 @@ import org.peft4j.core.io.PeftJson;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.api.nn.Linear;
-import org.peft4j.ia3.Ia3Config;
-import org.peft4j.ia3.Ia3Linear;
+import org.peft4j.models.bert.TinyBert;
 import org.peft4j.testkit.Reference;
 
 /** IA3 on a small random BERT with HF's BERT defaults, on every backend. */

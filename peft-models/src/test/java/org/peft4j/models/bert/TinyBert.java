@@ -1,4 +1,4 @@
-package org.peft4j.examples;
+package org.peft4j.models.bert;
 
 import java.util.Map;
 import org.peft4j.core.PeftModel;
@@ -9,29 +9,29 @@ import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.Functional;
 import org.peft4j.train.AdamW;
 import org.peft4j.models.WeightMap;
-import org.peft4j.models.bert.BertConfig;
-import org.peft4j.models.bert.BertForSequenceClassification;
-import org.peft4j.models.bert.BertModel;
 import org.peft4j.testkit.Reference;
 
-/** A small random BERT classifier and a fixed batch, for method tests that must run fast on both backends. */
-final class TinyBert {
+/**
+ * A small random BERT classifier and a fixed batch, for method tests that must run fast on both
+ * backends; method modules use it through peft-models' test jar.
+ */
+public final class TinyBert {
     /** 2 layers, hidden 16, 4 heads, intermediate 32. */
-    static final BertConfig CONFIG = new BertConfig(50, 16, 2, 4, 32, "gelu", 40, 2, 1e-12, 0.1, 0.1);
-    static final long HIDDEN = 16;
-    static final long INTERMEDIATE = 32;
-    static final int LAYERS = 2;
+    public static final BertConfig CONFIG = new BertConfig(50, 16, 2, 4, 32, "gelu", 40, 2, 1e-12, 0.1, 0.1);
+    public static final long HIDDEN = 16;
+    public static final long INTERMEDIATE = 32;
+    public static final int LAYERS = 2;
     /** The classification head: 16 x 2 weight and 2 biases. */
-    static final long HEAD = HIDDEN * 2 + 2;
-    static final long[] IDS = {1, 7, 9, 2, 0, 1, 4, 4, 12, 2, 1, 30, 31, 8, 2, 1, 5, 6, 2, 0};
-    static final float[] MASK = {1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
-    static final long[] LABELS = {1, 0, 1, 0};
+    public static final long HEAD = HIDDEN * 2 + 2;
+    public static final long[] IDS = {1, 7, 9, 2, 0, 1, 4, 4, 12, 2, 1, 30, 31, 8, 2, 1, 5, 6, 2, 0};
+    public static final float[] MASK = {1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+    public static final long[] LABELS = {1, 0, 1, 0};
 
     private TinyBert() {
     }
 
     /** The model; linear biases are random too (WeightMap.random leaves them zero), so bias handling is tested. */
-    static BertForSequenceClassification model(Backend b) {
+    public static BertForSequenceClassification model(Backend b) {
         BertForSequenceClassification m =
                 new BertForSequenceClassification(new BertModel(WeightMap.random(b, 3), CONFIG), 2, 1);
         int[] seed = {11};
@@ -48,20 +48,20 @@ final class TinyBert {
     }
 
     /** Logits (4, 2) for the fixed batch. */
-    static Tensor logits(PeftModel m) {
+    public static Tensor logits(PeftModel m) {
         Backend b = m.model().backend();
         return ((BertForSequenceClassification) m.model()).forward(b.fromLongs(IDS, 4, 5), b.fromFloats(MASK, 4, 5),
                 null);
     }
 
-    static float[] out(PeftModel m) {
+    public static float[] out(PeftModel m) {
         try (Scope s = m.model().backend().scope()) {
             return logits(m).toFloatArray();
         }
     }
 
     /** Trains the trainable parameters on the fixed batch; returns the first and last loss. */
-    static float[] train(PeftModel m, int steps, float lr) {
+    public static float[] train(PeftModel m, int steps, float lr) {
         Backend b = m.model().backend();
         AdamW opt = new AdamW(m.trainableParameters(), new AdamW.Options(0.9f, 0.999f, 1e-8f, 0f));
         float first = 0;
@@ -79,13 +79,13 @@ final class TinyBert {
     }
 
     /** Every parameter's values by path. */
-    static Map<String, float[]> snapshot(PeftModel m) {
+    public static Map<String, float[]> snapshot(PeftModel m) {
         Map<String, float[]> out = new java.util.HashMap<>();
         m.model().namedParameters().forEach((n, p) -> out.put(n, p.value().toFloatArray()));
         return out;
     }
     /** Sets every parameter of the adapter (not the head) to small random values, so it changes the output. */
-    static void randomize(PeftModel m, String adapter, long seed) {
+    public static void randomize(PeftModel m, String adapter, long seed) {
         long[] s = {seed};
         m.adapterState(adapter).forEach((k, p) -> {
             if (!k.startsWith("base_model.model.classifier.")) {
@@ -99,7 +99,7 @@ final class TinyBert {
     }
 
     /** Mixed-adapter batch rows equal each row run with only its adapter active (or none for __base__). */
-    static void assertMixedBatchMatchesSingleAdapters(PeftModel m) {
+    public static void assertMixedBatchMatchesSingleAdapters(PeftModel m) {
         m.setAdapter("a");
         float[] a = out(m);
         m.setAdapter("b");

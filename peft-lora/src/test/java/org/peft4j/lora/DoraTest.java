@@ -1,4 +1,4 @@
-package org.peft4j.examples;
+package org.peft4j.lora;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -17,7 +17,6 @@ import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.core.tuner.RowAdapters;
-import org.peft4j.lora.LoraConfig;
 import org.peft4j.testkit.Reference;
 import org.peft4j.testkit.TinyMlp;
 
