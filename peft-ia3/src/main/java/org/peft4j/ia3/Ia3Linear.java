@@ -129,5 +129,4 @@ public final class Ia3Linear extends LinearAdapterLayer<Void> {
                 ? sub.mul(vector(name).value().reshape(outFeatures()).sub(1f))
                 : null);
     }
-
 }

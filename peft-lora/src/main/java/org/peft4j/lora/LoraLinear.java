@@ -260,5 +260,4 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
         Tensor rowScale = doraScale(name);
         return wh.mul(rowScale.sub(1f)).add(lora.mul(rowScale));
     }
-
 }

@@ -29,7 +29,7 @@ public final class PromptTuningTuner extends SoftPromptTuner<PromptTuningConfig>
         Tensor table;
         if (c.promptTuningInit().equals("TEXT") && context.tokenizer() == null) {
             // loading a saved adapter replaces the table anyway; a fresh one gets a clear warning
-            LOG.warn("prompt_tuning_init TEXT needs the model's tokenizer (PeftModel(model, registry, seed, tokenizer));"
+            LOG.warn("prompt_tuning_init TEXT needs the model's tokenizer (factory.create(model, seed, tokenizer));"
                     + " none was given, so the prompt starts RANDOM");
         }
         if (c.promptTuningInit().equals("TEXT") && context.tokenizer() != null) {

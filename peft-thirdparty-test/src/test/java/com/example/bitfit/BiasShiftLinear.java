@@ -36,5 +36,4 @@ final class BiasShiftLinear extends LinearAdapterLayer<Void> {
         }
         return y;
     }
-
 }

@@ -205,5 +205,4 @@ public final class Trainer<B> {
         }
         return new Gradients(a.loss() + b.loss(), out);
     }
-
 }

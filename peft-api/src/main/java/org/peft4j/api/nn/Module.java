@@ -1,15 +1,12 @@
 package org.peft4j.api.nn;
 
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
-import org.peft4j.api.backend.Tensor;
 
 /**
  * A node of a model's module tree, named as in the Hugging Face model it mirrors: a module at
@@ -172,12 +169,5 @@ public abstract class Module {
     /** Switches this module and all below it between training and inference mode. */
     public void setTraining(boolean training) {
         namedModules().values().forEach(m -> m.training = training);
-    }
-
-    /** Parameter values as a list, for passing to the backend. */
-    public static List<Tensor> values(Iterable<Parameter> params) {
-        List<Tensor> out = new ArrayList<>();
-        params.forEach(p -> out.add(p.value()));
-        return out;
     }
 }

@@ -14,11 +14,6 @@ import org.peft4j.api.nn.Init;
 public record TunerContext(Backend backend, TargetSelector selector, Init init,
         java.util.function.Function<String, long[]> tokenizer) {
 
-    /** A context without a tokenizer. */
-    public TunerContext(Backend backend, TargetSelector selector, Init init) {
-        this(backend, selector, init, null);
-    }
-
     /**
      * The token ids of {@code text} as the model's tokenizer makes them (special tokens included),
      * for methods initialised from text (prompt tuning's {@code TEXT} init).
@@ -28,7 +23,7 @@ public record TunerContext(Backend backend, TargetSelector selector, Init init,
     public long[] tokenize(String text) {
         if (tokenizer == null) {
             throw new org.peft4j.api.PeftException("this method needs the model's tokenizer to initialise from text; "
-                    + "create the PeftModel with PeftModel(model, registry, seed, tokenizer)");
+                    + "create the PeftModel with PeftModelFactory.create(model, seed, tokenizer)");
         }
         return tokenizer.apply(text);
     }

@@ -31,7 +31,6 @@ import org.slf4j.LoggerFactory;
  */
 public abstract class LayerTuner<C extends PeftConfig, L extends Module & AdapterLayer> extends BaseTuner<C> {
     private static final Logger LOG = LoggerFactory.getLogger(LayerTuner.class);
-    private final String peftType;
     private final Class<L> layerType;
 
     /**
@@ -42,7 +41,6 @@ public abstract class LayerTuner<C extends PeftConfig, L extends Module & Adapte
      */
     protected LayerTuner(String apiVersion, String peftType, Class<C> configClass, Class<L> layerType) {
         super(apiVersion, peftType, configClass);
-        this.peftType = peftType;
         this.layerType = layerType;
     }
 
@@ -96,7 +94,7 @@ public abstract class LayerTuner<C extends PeftConfig, L extends Module & Adapte
             if (layerType.isInstance(target)) {
                 L layer = layerType.cast(target);
                 if (layer.adapters().contains(adapterName)) {
-                    throw new PeftException("module '" + path + "' already has a " + peftType + " adapter '"
+                    throw new PeftException("module '" + path + "' already has a " + peftType() + " adapter '"
                             + adapterName + "'");
                 }
                 checkCompatible(path, layer, config);
@@ -126,7 +124,7 @@ public abstract class LayerTuner<C extends PeftConfig, L extends Module & Adapte
             }
             throw e;
         }
-        LOG.debug("{} adapter '{}' injected into {} modules", peftType, adapterName, layers.size());
+        LOG.debug("{} adapter '{}' injected into {} modules", peftType(), adapterName, layers.size());
     }
 
     /** The layers holding adapter {@code adapterName}, by path in model order; empty when none does. */
@@ -143,7 +141,7 @@ public abstract class LayerTuner<C extends PeftConfig, L extends Module & Adapte
     private Map<String, L> require(Module model, String adapterName, String what) {
         Map<String, L> layers = layers(model, adapterName);
         if (layers.isEmpty()) {
-            throw new PeftException("cannot " + what + ": the model has no " + peftType + " adapter '" + adapterName + "'");
+            throw new PeftException("cannot " + what + ": the model has no " + peftType() + " adapter '" + adapterName + "'");
         }
         return layers;
     }
@@ -177,12 +175,12 @@ public abstract class LayerTuner<C extends PeftConfig, L extends Module & Adapte
     @Override
     public final void merge(Module model, String adapterName) {
         if (!canMerge()) {
-            throw new PeftException(peftType + " adapters cannot be merged into the base weights (adapter '"
+            throw new PeftException(peftType() + " adapters cannot be merged into the base weights (adapter '"
                     + adapterName + "'): " + whyNotMergeable());
         }
         Map<String, L> layers = require(model, adapterName, "merge");
         if (layers.values().iterator().next().adapters().isMerged(adapterName)) {
-            LOG.warn("{} adapter '{}' is already merged; merging again changes nothing", peftType, adapterName);
+            LOG.warn("{} adapter '{}' is already merged; merging again changes nothing", peftType(), adapterName);
             return;
         }
         layers.values().forEach(l -> l.checkMergeable(adapterName)); // all first: a refusal changes no weight
@@ -195,7 +193,7 @@ public abstract class LayerTuner<C extends PeftConfig, L extends Module & Adapte
     @Override
     public final void unmerge(Module model, String adapterName) {
         if (!canMerge()) {
-            throw new PeftException(peftType + " adapters are never merged, so there is nothing to unmerge (adapter '"
+            throw new PeftException(peftType() + " adapters are never merged, so there is nothing to unmerge (adapter '"
                     + adapterName + "')");
         }
         Map<String, L> layers = require(model, adapterName, "unmerge");
