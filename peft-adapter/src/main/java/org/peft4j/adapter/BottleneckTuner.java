@@ -81,6 +81,30 @@ public final class BottleneckTuner extends LayerTuner<BottleneckConfig, Bottlene
     }
 
     @Override
+    protected Map<String, long[]> layerShapes(String path, Module target, BottleneckConfig cfg) {
+        InsertionPoint point = (InsertionPoint) target;
+        long d = point.outputSize();
+        long in = cfg.isParallel() ? point.inputSize() : d;
+        long m = cfg.bottleneckSize(d);
+        Map<String, long[]> out = new java.util.LinkedHashMap<>();
+        out.put("adapter_down.weight", new long[] {m, in});
+        out.put("adapter_down.bias", new long[] {m});
+        out.put("adapter_up.weight", new long[] {d, m});
+        out.put("adapter_up.bias", new long[] {d});
+        if (cfg.lnBefore()) {
+            out.put("adapter_norm_before.weight", new long[] {d});
+            out.put("adapter_norm_before.bias", new long[] {d});
+        }
+        return out;
+    }
+
+    @Override
+    public String sizeKeys(BottleneckConfig cfg) {
+        return "config=" + cfg.config() + ", reduction_factor=" + cfg.reductionFactor() + ", bottleneck_size="
+                + cfg.bottleneckSize() + ", is_parallel=" + cfg.isParallel() + ", ln_before=" + cfg.lnBefore();
+    }
+
+    @Override
     protected void addAdapter(String path, BottleneckLayer layer, String adapterName, BottleneckConfig cfg,
             TunerContext context) {
         Backend backend = context.backend();

@@ -46,6 +46,7 @@ public final class PeftModel {
     private final Map<String, PeftConfig> adapters = new LinkedHashMap<>();
     private final Set<String> active = new LinkedHashSet<>();
     private final Set<String> merged = new LinkedHashSet<>();
+    private volatile long adapterBudget;
     /** Forward passes share it; anything that changes the adapters takes it alone. */
     private final java.util.concurrent.locks.ReentrantReadWriteLock lock =
             new java.util.concurrent.locks.ReentrantReadWriteLock();
@@ -83,6 +84,28 @@ public final class PeftModel {
         this.registry = registry;
         this.context = new TunerContext(model.backend(), selector, new Init(seed), tokenizer);
         model.setTrainable(false);
+        long size = 0;
+        for (Parameter p : model.namedParameters().values()) {
+            size += p.numel();
+        }
+        this.adapterBudget = Math.max(size, 1);
+    }
+
+    /**
+     * Caps the elements one adapter's tensors may hold; by default the base model's own size. An
+     * adapter over it is refused before anything is made, naming both sizes, so a config asking
+     * for absurd sizes (or a hostile adapter file) costs nothing.
+     */
+    public void setAdapterBudget(long maxElements) {
+        if (maxElements <= 0) {
+            throw new PeftException("the adapter budget must be a positive number of elements, got " + maxElements);
+        }
+        this.adapterBudget = maxElements;
+    }
+
+    /** The most elements one adapter's tensors may hold (see {@link #setAdapterBudget}). */
+    public long adapterBudget() {
+        return adapterBudget;
     }
 
     /** The model, with adapters in its module tree. */
@@ -112,6 +135,10 @@ public final class PeftModel {
             }
             Tuner<?> tuner = registry.tuner(config.peftType());
             List<String> saved = modulesToSave(config, true); // nothing to save fails here, before anything is injected
+            Map<String, long[]> planned = plannedState(tuner, config);
+            if (planned != null) {
+                checkBudget(name, tuner, config, planned);
+            }
             inject(tuner, config, name);
             for (String path : saved) {
                 model.find(path).setTrainable(true);
@@ -128,11 +155,81 @@ public final class PeftModel {
     }
 
     private <C extends PeftConfig> void inject(Tuner<C> tuner, PeftConfig config, String name) {
+        tuner.inject(model, typed(tuner, config), name, context);
+    }
+
+    private static <C extends PeftConfig> C typed(Tuner<C> tuner, PeftConfig config) {
         if (!tuner.configClass().isInstance(config)) {
             throw new PeftException(tuner.peftType() + " needs a " + tuner.configClass().getSimpleName() + ", got a "
                     + config.getClass().getName());
         }
-        tuner.inject(model, tuner.configClass().cast(config), name, context);
+        return tuner.configClass().cast(config);
+    }
+
+    /** The tuner's tensors for {@code config} on this model by HF file name, worked out without making them; null when it cannot tell. */
+    private <C extends PeftConfig> Map<String, long[]> plannedState(Tuner<C> tuner, PeftConfig config) {
+        Map<String, long[]> shapes = tuner.savedShapes(model, typed(tuner, config), context);
+        if (shapes == null) {
+            return null;
+        }
+        Map<String, long[]> out = new LinkedHashMap<>();
+        shapes.forEach((k, shape) -> out.put(stateKey(tuner, k), shape));
+        return out;
+    }
+
+    private static <C extends PeftConfig> String sizeKeys(Tuner<C> tuner, PeftConfig config) {
+        String keys = tuner.sizeKeys(typed(tuner, config));
+        return keys.isEmpty() ? "" : " (" + keys + ")";
+    }
+
+    private void checkBudget(String name, Tuner<?> tuner, PeftConfig config, Map<String, long[]> planned) {
+        long total = 0;
+        for (long[] shape : planned.values()) {
+            long n = Tensor.numel(shape);
+            total = total > Long.MAX_VALUE - n ? Long.MAX_VALUE : total + n;
+        }
+        if (total > adapterBudget) {
+            throw new PeftException(String.format(java.util.Locale.ROOT,
+                    "adapter '%s' (%s%s) would hold %,d elements (%,d MB as float32), over this model's adapter budget of"
+                            + " %,d elements (by default the base model's size); change the config, or raise the budget"
+                            + " with setAdapterBudget (CLI: --max-adapter-elements)", name, config.peftType(),
+                    sizeKeys(tuner, config), total, total / (1L << 18), adapterBudget));
+        }
+    }
+
+    /**
+     * Fails unless {@code file} holds exactly the tensors {@code expected} names with their shapes;
+     * the first differing tensor and the config keys that size it are named.
+     */
+    private static void checkFits(Tuner<?> tuner, PeftConfig config, Map<String, long[]> expected,
+            Map<String, long[]> file) {
+        for (Map.Entry<String, long[]> e : expected.entrySet()) {
+            long[] got = file.get(e.getKey());
+            if (got != null && !Arrays.equals(got, e.getValue())) {
+                throw new PeftException("adapter file does not fit its config on this model: " + e.getKey() + " is "
+                        + Arrays.toString(got) + " in the file, but adapter_config.json" + sizeKeys(tuner, config)
+                        + " makes it " + Arrays.toString(e.getValue()));
+            }
+        }
+        Set<String> missing = new TreeSet<>(expected.keySet());
+        missing.removeAll(file.keySet());
+        Set<String> unexpected = new TreeSet<>(file.keySet());
+        unexpected.removeAll(expected.keySet());
+        if (!missing.isEmpty() || !unexpected.isEmpty()) {
+            throw new PeftException("adapter file does not fit its config on this model" + sizeKeys(tuner, config)
+                    + ": the file lacks " + summary(missing) + " and holds " + summary(unexpected)
+                    + " the config does not");
+        }
+    }
+
+    /** A readable line for many names: the count and the first few. */
+    static String summary(Set<String> names) {
+        if (names.isEmpty()) {
+            return "nothing";
+        }
+        List<String> first = names.stream().limit(3).toList();
+        return names.size() + (names.size() == 1 ? " tensor " : " tensors ") + first
+                .toString().replace("]", names.size() > first.size() ? ", ...]" : "]");
     }
 
     /** The tuner for adapter {@code name}. */
@@ -245,25 +342,24 @@ public final class PeftModel {
     public void loadAdapter(String name, AdapterFiles.Loaded loaded) {
         lock.writeLock().lock();
         try {
-            addAdapter(name, loaded.config());
-            try {
-                Map<String, Tensor> expected = savedState(name);
-                Set<String> missing = new TreeSet<>(expected.keySet());
-                missing.removeAll(loaded.tensors().keySet());
-                Set<String> unexpected = new TreeSet<>(loaded.tensors().keySet());
-                unexpected.removeAll(expected.keySet());
-                if (!missing.isEmpty() || !unexpected.isEmpty()) {
-                    throw new PeftException("adapter file does not fit the model: missing " + missing + ", unexpected "
-                            + unexpected);
+            PeftConfig config = loaded.config();
+            Tuner<?> planner = registry.tuner(config.peftType());
+            Map<String, long[]> planned = plannedState(planner, config);
+            Map<String, long[]> inFile = new LinkedHashMap<>();
+            loaded.tensors().forEach((k, t) -> inFile.put(k, t.shape()));
+            if (planned != null) { // checked before anything is injected or allocated
+                String prefix = planner.isPromptLearning() ? "base_model." : "base_model.model.";
+                for (String path : modulesToSave(config)) {
+                    model.find(path).namedParameters().forEach((k, p) -> planned.put(prefix + path + "." + k,
+                            p.value().shape()));
                 }
-                expected.forEach((key, t) -> {
-                    long[] want = t.shape();
-                    long[] got = loaded.tensors().get(key).shape();
-                    if (!Arrays.equals(want, got)) {
-                        throw new PeftException("adapter tensor " + key + " has shape " + Arrays.toString(got)
-                                + ", the model needs " + Arrays.toString(want));
-                    }
-                });
+                checkFits(planner, config, planned, inFile);
+            }
+            addAdapter(name, config);
+            try {
+                Map<String, long[]> expected = new LinkedHashMap<>();
+                savedState(name).forEach((k, t) -> expected.put(k, t.shape()));
+                checkFits(planner, config, expected, inFile);
             } catch (PeftException e) {
                 deleteAdapter(name);
                 throw e;

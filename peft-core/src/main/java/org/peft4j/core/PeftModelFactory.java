@@ -23,6 +23,7 @@ public final class PeftModelFactory {
     private final Backend backend;
     private final TargetSelector selector;
     private final PeftRegistry registry;
+    private final long adapterBudget;
 
     /**
      * @param backend where models and adapters live
@@ -30,9 +31,25 @@ public final class PeftModelFactory {
      * @param tuners the methods adapters may use, keyed by their {@code peft_type}
      */
     public PeftModelFactory(Backend backend, TargetSelector selector, Map<String, ? extends Tuner<?>> tuners) {
+        this(backend, selector, PeftRegistry.of(tuners, List.of()), 0);
+    }
+
+    private PeftModelFactory(Backend backend, TargetSelector selector, PeftRegistry registry, long adapterBudget) {
         this.backend = backend;
         this.selector = selector;
-        this.registry = PeftRegistry.of(tuners, List.of());
+        this.registry = registry;
+        this.adapterBudget = adapterBudget;
+    }
+
+    /**
+     * This factory, with models that refuse any adapter of more than {@code maxElements} elements
+     * (see {@link PeftModel#setAdapterBudget}; the default is each base model's own size).
+     */
+    public PeftModelFactory withAdapterBudget(long maxElements) {
+        if (maxElements <= 0) {
+            throw new PeftException("the adapter budget must be a positive number of elements, got " + maxElements);
+        }
+        return new PeftModelFactory(backend, selector, registry, maxElements);
     }
 
     /** The backend models are made on; never null. */
@@ -65,7 +82,11 @@ public final class PeftModelFactory {
             throw new PeftException("the model lives on backend " + model.backend().name() + " ("
                     + model.backend() + "), not on this factory's " + backend.name() + "; build it with factory.backend()");
         }
-        return new PeftModel(model, registry, selector, seed, tokenizer);
+        PeftModel peft = new PeftModel(model, registry, selector, seed, tokenizer);
+        if (adapterBudget > 0) {
+            peft.setAdapterBudget(adapterBudget);
+        }
+        return peft;
     }
 
     /** Reads an {@code adapter_config.json} text into the config class its {@code peft_type} names. */

@@ -10,6 +10,7 @@ import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Linear;
+import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.ParameterDict;
 import org.peft4j.api.tuner.TargetSpec;
@@ -89,6 +90,11 @@ final class OutputScaleMethod {
                 return new Layer(plain);
             }
             throw new PeftException(TYPE + " cannot wrap '" + path + "'");
+        }
+
+        @Override
+        protected Map<String, long[]> layerShapes(String path, Module target, Config config) {
+            return Map.of("output_scale", new long[] {((LinearLayer) target).outFeatures()});
         }
 
         @Override

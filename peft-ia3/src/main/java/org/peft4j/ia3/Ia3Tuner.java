@@ -9,6 +9,7 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.config.TargetModules;
 import org.peft4j.api.nn.Linear;
+import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.tuner.TunerContext;
 import org.peft4j.core.tuner.LayerTuner;
@@ -47,6 +48,18 @@ public final class Ia3Tuner extends LayerTuner<Ia3Config, Ia3Linear> {
                     + (existing.isFeedforward() ? "input" : "output")
                     + "; a second adapter must use the same feedforward_modules for it");
         }
+    }
+
+    @Override
+    protected Map<String, long[]> layerShapes(String path, Module target, Ia3Config cfg) {
+        LinearLayer linear = (LinearLayer) target;
+        boolean feedforward = target instanceof Ia3Linear l ? l.isFeedforward() : matches(cfg.feedforwardModules(), path);
+        return Map.of("ia3_l", feedforward ? new long[] {1, linear.inFeatures()} : new long[] {linear.outFeatures(), 1});
+    }
+
+    @Override
+    public String sizeKeys(Ia3Config cfg) {
+        return "feedforward_modules=" + cfg.feedforwardModules().toJson();
     }
 
     @Override

@@ -10,6 +10,7 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.nn.Init;
 import org.peft4j.api.nn.Linear;
+import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.tuner.TunerContext;
 import org.peft4j.core.tuner.LayerTuner;
@@ -33,6 +34,42 @@ public final class LoraTuner extends LayerTuner<LoraConfig, LoraLinear> {
         }
         throw new PeftException("module '" + path + "' is a " + target.getClass().getSimpleName()
                 + ", which LoRA cannot wrap; target plain linear layers");
+    }
+
+    @Override
+    protected Map<String, long[]> layerShapes(String path, Module target, LoraConfig cfg) {
+        LinearLayer linear = (LinearLayer) target;
+        int r = patternValue(cfg.rankPattern(), path, cfg.r());
+        Map<String, long[]> out = new LinkedHashMap<>();
+        out.put("lora_A.weight", new long[] {r, linear.inFeatures()});
+        out.put("lora_B.weight", new long[] {linear.outFeatures(), r});
+        if (cfg.useDora()) {
+            out.put("lora_magnitude_vector", new long[] {linear.outFeatures()});
+        }
+        Parameter bias = linear.baseLayer().bias();
+        if (cfg.bias().equals("lora_only") && bias != null) {
+            out.put("base_layer.bias", bias.value().shape());
+        }
+        return out;
+    }
+
+    /** With {@code bias: all}, every bias of the model too, named as it will be once the targets are wrapped. */
+    @Override
+    public Map<String, long[]> savedShapes(Module model, LoraConfig cfg, TunerContext context) {
+        Map<String, long[]> out = super.savedShapes(model, cfg, context);
+        if (cfg.bias().equals("all")) {
+            allBiases(model).forEach((name, p) -> {
+                String owner = name.equals("bias") ? "" : name.substring(0, name.length() - ".bias".length());
+                boolean wrapped = out.containsKey(owner + ".lora_A.weight") && !(model.find(owner) instanceof LoraLinear);
+                out.put(wrapped ? owner + ".base_layer.bias" : name, p.value().shape());
+            });
+        }
+        return out;
+    }
+
+    @Override
+    public String sizeKeys(LoraConfig cfg) {
+        return "r=" + cfg.r() + (cfg.rankPattern().isEmpty() ? "" : ", rank_pattern=" + cfg.rankPattern());
     }
 
     @Override

@@ -44,6 +44,21 @@ public final class PrefixTuningTuner extends PromptLearningTuner<PrefixTuningCon
     }
 
     @Override
+    protected long[] tableShape(Module model, PrefixTuningConfig c) {
+        List<KeyValuePrefix.Attention> attention = attention(model);
+        KeyValuePrefix.Attention first = attention.get(0);
+        checkSize("num_layers", c.prompt().numLayers(), attention.size());
+        checkSize("num_attention_heads", c.prompt().numAttentionHeads(), first.heads());
+        checkSize("token_dim", c.prompt().tokenDim(), first.heads() * first.headDim());
+        return new long[] {c.prompt().numVirtualTokens(), attention.size() * 2L * first.heads() * first.headDim()};
+    }
+
+    @Override
+    public String sizeKeys(PrefixTuningConfig c) {
+        return "num_virtual_tokens=" + c.prompt().numVirtualTokens();
+    }
+
+    @Override
     protected PrefixEncoder attached(Module model) {
         return attention(model).get(0).prefix() instanceof PrefixEncoder p ? p : null;
     }

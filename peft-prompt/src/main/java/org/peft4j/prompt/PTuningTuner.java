@@ -2,6 +2,7 @@ package org.peft4j.prompt;
 
 import org.peft4j.api.nn.PromptPrefix;
 import org.peft4j.api.tuner.TunerContext;
+import org.peft4j.core.tuner.PromptKeys;
 
 /**
  * P-tuning ({@code peft_type} {@value PromptEncoderConfig#PEFT_TYPE}): virtual tokens through an
@@ -12,6 +13,11 @@ public final class PTuningTuner extends SoftPromptTuner<PromptEncoderConfig> {
 
     public PTuningTuner() {
         super(PromptEncoderConfig.PEFT_TYPE, PromptEncoderConfig.class);
+    }
+
+    @Override
+    PromptKeys prompt(PromptEncoderConfig config) {
+        return config.prompt();
     }
 
     @Override

@@ -4,6 +4,7 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.nn.PromptPrefix;
 import org.peft4j.api.tuner.TunerContext;
+import org.peft4j.core.tuner.PromptKeys;
 
 /**
  * Prompt tuning ({@code peft_type} {@value PromptTuningConfig#PEFT_TYPE}): a trainable soft prompt.
@@ -16,6 +17,11 @@ public final class PromptTuningTuner extends SoftPromptTuner<PromptTuningConfig>
         super(PromptTuningConfig.PEFT_TYPE, PromptTuningConfig.class);
     }
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PromptTuningTuner.class);
+
+    @Override
+    PromptKeys prompt(PromptTuningConfig config) {
+        return config.prompt();
+    }
 
     @Override
     Integer tokenDim(PromptTuningConfig config) {

@@ -7,6 +7,7 @@ import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.nn.PromptPrefix;
 import org.peft4j.api.tuner.TunerContext;
+import org.peft4j.core.tuner.PromptKeys;
 import org.peft4j.core.tuner.PromptLearningTuner;
 
 /**
@@ -34,15 +35,32 @@ abstract class SoftPromptTuner<C extends PeftConfig> extends PromptLearningTuner
         return found.get(0);
     }
 
-    @Override
-    protected final SoftPrompt create(Module model, C config, TunerContext context) {
-        PromptPrefix.Embeddings embeddings = embeddings(model);
+    /** The model's embedding width, checked against the config's {@code token_dim}. */
+    private long width(Module model, C config) {
         long dim;
         try (Scope ignored = model.backend().scope()) {
-            dim = embeddings.embedTokens(model.backend().fromLongs(new long[] {0}, 1)).size(-1);
+            dim = embeddings(model).embedTokens(model.backend().fromLongs(new long[] {0}, 1)).size(-1);
         }
         checkSize("token_dim", tokenDim(config), dim);
-        return create(config, dim, embeddings, context);
+        return dim;
+    }
+
+    @Override
+    protected final SoftPrompt create(Module model, C config, TunerContext context) {
+        return create(config, width(model, config), embeddings(model), context);
+    }
+
+    @Override
+    protected final long[] tableShape(Module model, C config) {
+        return new long[] {prompt(config).numVirtualTokens(), width(model, config)};
+    }
+
+    /** The config's prompt keys. */
+    abstract PromptKeys prompt(C config);
+
+    @Override
+    public String sizeKeys(C config) {
+        return "num_virtual_tokens=" + prompt(config).numVirtualTokens();
     }
 
     @Override

@@ -6,6 +6,7 @@ import org.peft4j.api.PeftApi;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.nn.Linear;
+import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.Module;
 import org.peft4j.api.tuner.TunerContext;
 import org.peft4j.core.tuner.LayerTuner;
@@ -33,6 +34,11 @@ public final class BitFitTuner extends LayerTuner<BitFitConfig, BiasShiftLinear>
             return new BiasShiftLinear(plain);
         }
         throw new PeftException("BITFIT cannot wrap '" + path + "', a " + target.getClass().getSimpleName());
+    }
+
+    @Override
+    protected Map<String, long[]> layerShapes(String path, Module target, BitFitConfig config) {
+        return Map.of("bitfit_bias", new long[] {((LinearLayer) target).outFeatures()});
     }
 
     @Override

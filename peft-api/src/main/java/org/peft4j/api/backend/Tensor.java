@@ -38,7 +38,36 @@ public interface Tensor {
 
     /** Number of elements. */
     default long numel() {
-        return Arrays.stream(shape()).reduce(1, (a, b) -> a * b);
+        return numel(shape());
+    }
+
+    /**
+     * The element count of {@code shape}, checked once for every place that sizes a tensor: a
+     * negative size or a count past {@code Long.MAX_VALUE} is a PeftException naming the shape.
+     */
+    static long numel(long... shape) {
+        long n = 1;
+        for (long s : shape) {
+            if (s < 0) {
+                throw new PeftException("negative size in shape " + Arrays.toString(shape));
+            }
+            try {
+                n = Math.multiplyExact(n, s);
+            } catch (ArithmeticException e) {
+                throw new PeftException("shape " + Arrays.toString(shape) + " has more elements than a long counts");
+            }
+        }
+        return n;
+    }
+
+    /** {@link #numel(long...)} of a shape that must fit one Java array ({@code what} names it in errors). */
+    static int arrayLength(String what, long... shape) {
+        long n = numel(shape);
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new PeftException(what + " of shape " + Arrays.toString(shape) + " has " + n
+                    + " elements, more than one Java array holds (" + (Integer.MAX_VALUE - 8) + ")");
+        }
+        return (int) n;
     }
 
     /** Elements in row-major order, converted to float. */

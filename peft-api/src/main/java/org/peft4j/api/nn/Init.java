@@ -50,13 +50,6 @@ public final class Init {
     }
 
     private static int size(long... shape) {
-        long n = 1;
-        for (long s : shape) {
-            n *= s;
-        }
-        if (n > Integer.MAX_VALUE) {
-            throw new org.peft4j.api.PeftException("tensor of " + n + " elements is too large to initialise");
-        }
-        return (int) n;
+        return Tensor.arrayLength("an initialised tensor", shape);
     }
 }

@@ -51,6 +51,22 @@ public interface Tuner<C extends PeftConfig> {
     Map<String, Parameter> adapterState(Module model, String adapterName);
 
     /**
+     * The names and shapes of the tensors {@link #savedState} would hold for an adapter with
+     * {@code config} on {@code model}, worked out from the config and the model's sizes without
+     * making them; null when the method cannot tell. An adapter file and the memory budget are
+     * checked against it before anything is injected, so a config asking for absurd sizes costs
+     * nothing.
+     */
+    default Map<String, long[]> savedShapes(Module model, C config, TunerContext context) {
+        return null;
+    }
+
+    /** The config keys that size this method's tensors, with their values (for example {@code r=8}), for messages. */
+    default String sizeKeys(C config) {
+        return "";
+    }
+
+    /**
      * Whether this is a prompt-learning method (HF's {@code is_prompt_learning}): its file names
      * are used as they are (for example {@code prompt_embeddings}) instead of being put below
      * {@code base_model.model.}, and {@code modules_to_save} go below {@code base_model.}.

@@ -69,7 +69,7 @@ public final class DjlBackend implements Backend {
 
     @Override
     public Tensor fromFloats(float[] data, long... shape) {
-        checkSize(data.length, shape);
+        checkSize(data.length, 4, shape);
         return owned(manager().create(data, new Shape(shape)));
     }
 
@@ -96,31 +96,32 @@ public final class DjlBackend implements Backend {
 
     @Override
     public Tensor fromLongs(long[] data, long... shape) {
-        checkSize(data.length, shape);
+        checkSize(data.length, 8, shape);
         return owned(manager().create(data, new Shape(shape)));
     }
 
-    private static void checkSize(int length, long[] shape) {
-        long n = 1;
-        for (long s : shape) {
-            if (s < 0) {
-                throw new PeftException("negative size in shape " + java.util.Arrays.toString(shape));
-            }
-            n *= s;
-        }
+    /** DJL copies Java data through one direct buffer, whose size in bytes must fit an int. */
+    private static void checkSize(int length, int bytesPerValue, long[] shape) {
+        long n = Tensor.numel(shape);
         if (n != length) {
             throw new PeftException("shape " + java.util.Arrays.toString(shape) + " holds " + n + " elements but "
                     + length + " values were given");
+        }
+        if ((long) length * bytesPerValue > Integer.MAX_VALUE) {
+            throw new PeftException("a tensor of shape " + java.util.Arrays.toString(shape) + " is "
+                    + (long) length * bytesPerValue + " bytes; DJL copies host data in blocks under 2 GiB");
         }
     }
 
     @Override
     public Tensor full(float value, long... shape) {
+        Tensor.numel(shape);
         return wrap(manager().full(new Shape(shape), value));
     }
 
     @Override
     public Tensor randomUniform(long... shape) {
+        Tensor.numel(shape);
         return wrap(manager().randomUniform(0f, 1f, new Shape(shape)));
     }
 

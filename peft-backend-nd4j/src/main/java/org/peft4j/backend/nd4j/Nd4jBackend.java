@@ -177,13 +177,7 @@ public final class Nd4jBackend implements Backend {
         if (shape == null) {
             throw new PeftException(op + ": shape is null");
         }
-        long n = 1;
-        for (long s : shape) {
-            if (s < 0) {
-                throw new PeftException(op + ": negative size in shape " + Arrays.toString(shape));
-            }
-            n *= s;
-        }
+        long n = Tensor.numel(shape);
         if (length >= 0 && n != length) {
             throw new PeftException(op + ": shape " + Arrays.toString(shape) + " holds " + n + " elements but "
                     + length + " values were given");

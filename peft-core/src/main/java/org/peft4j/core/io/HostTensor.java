@@ -15,13 +15,7 @@ import org.peft4j.api.backend.Tensor;
 public record HostTensor(long[] shape, float[] data) {
 
     public HostTensor {
-        long n = 1;
-        for (long s : shape) {
-            if (s < 0) {
-                throw new PeftException("negative size in shape " + Arrays.toString(shape));
-            }
-            n *= s;
-        }
+        long n = Tensor.numel(shape);
         if (n != data.length) {
             throw new PeftException("shape " + Arrays.toString(shape) + " holds " + n + " elements, data has "
                     + data.length);

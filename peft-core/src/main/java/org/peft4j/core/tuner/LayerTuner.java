@@ -76,6 +76,21 @@ public abstract class LayerTuner<C extends PeftConfig, L extends Module & Adapte
     /** The adapter's parameters in {@code layer}, by name below the layer's path (for example {@code lora_A.weight}). */
     protected abstract Map<String, Parameter> layerState(L layer, String adapterName);
 
+    /**
+     * The shapes of the tensors {@link #layerState} names for an adapter on {@code target} (the
+     * model's module, or this method's layer already there), by the same names; worked out, not made.
+     */
+    protected abstract Map<String, long[]> layerShapes(String path, Module target, C config);
+
+    @Override
+    public Map<String, long[]> savedShapes(Module model, C config, TunerContext context) {
+        Map<String, long[]> out = new LinkedHashMap<>();
+        for (String path : targets(model, config, "(checked)", context)) {
+            layerShapes(path, model.find(path), config).forEach((name, shape) -> out.put(path + "." + name, shape));
+        }
+        return out;
+    }
+
     /** Why this method cannot merge, for the error message; null when it can ({@link #canMerge()}). */
     protected String whyNotMergeable() {
         return canMerge() ? null : "it has no merged form";

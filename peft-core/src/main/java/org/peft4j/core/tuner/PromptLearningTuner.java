@@ -46,6 +46,14 @@ public abstract class PromptLearningTuner<C extends PeftConfig, E extends Virtua
     /** Builds adapter {@code adapterName}'s virtual tokens for {@code model}, checking the config's sizes against it. */
     protected abstract E create(Module model, C config, TunerContext context);
 
+    /** The shape of the table an adapter with {@code config} saves on {@code model}, (virtual tokens, width). */
+    protected abstract long[] tableShape(Module model, C config);
+
+    @Override
+    public final Map<String, long[]> savedShapes(Module model, C config, TunerContext context) {
+        return Map.of(SAVED, tableShape(model, config));
+    }
+
     /** The encoder currently handed to the model's hooks, or null. */
     protected abstract E attached(Module model);
 

@@ -15,9 +15,13 @@ final class ModelOptions {
     @Option(names = "--backend", description = "Tensor backend (djl, nd4j). Default: system property peft.backend or djl")
     String backend;
 
+    @Option(names = "--max-adapter-elements",
+            description = "Refuse an adapter whose tensors hold more elements than this. Default: the base model's size")
+    Long maxAdapterElements;
+
     /** The object graph on the chosen backend (unknown: fails listing the installed backends); the caller closes it. */
     Wiring wiring() {
-        return Wiring.of(backend);
+        return Wiring.of(backend, maxAdapterElements);
     }
 
     /** The model, loaded from the bundled artifact or a folder. */

@@ -17,11 +17,13 @@ import org.peft4j.guice.PeftModule;
  */
 final class Wiring implements AutoCloseable {
     private final String backendName;
+    private final Long adapterBudget;
     private final Injector injector;
     private Backend backend;
 
-    private Wiring(String backendName) {
+    private Wiring(String backendName, Long adapterBudget) {
         this.backendName = backendName;
+        this.adapterBudget = adapterBudget;
         this.injector = Guice.createInjector(new PeftModule(backendName));
     }
 
@@ -32,9 +34,14 @@ final class Wiring implements AutoCloseable {
 
     /** The wiring for {@code backendFlag}, or for {@link Peft#defaultBackendName()} when null; an unknown name fails listing the installed ones. */
     static Wiring of(String backendFlag) {
+        return of(backendFlag, null);
+    }
+
+    /** As {@link #of(String)}, with models that refuse adapters over {@code adapterBudget} elements (null: the default). */
+    static Wiring of(String backendFlag, Long adapterBudget) {
         String name = backendFlag == null ? Peft.defaultBackendName() : backendFlag;
         Peft.registry().backend(name); // fail in one line, before Guice wraps the error
-        return new Wiring(name);
+        return new Wiring(name, adapterBudget);
     }
 
     /** The installed methods and backends (no backend is created). */
@@ -58,7 +65,8 @@ final class Wiring implements AutoCloseable {
     /** Makes PeftModels on {@link #backend()}. */
     PeftModelFactory factory() {
         backend();
-        return injector.getInstance(PeftModelFactory.class);
+        PeftModelFactory factory = injector.getInstance(PeftModelFactory.class);
+        return adapterBudget == null ? factory : factory.withAdapterBudget(adapterBudget);
     }
 
     @Override
