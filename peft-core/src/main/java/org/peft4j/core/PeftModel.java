@@ -177,6 +177,7 @@ public final class PeftModel {
         return out;
     }
 
+    /** The keys that size the tuner's tensors, as {@code " (r=8)"}, or nothing. */
     private static <C extends PeftConfig> String sizeKeys(Tuner<C> tuner, PeftConfig config) {
         String keys = tuner.sizeKeys(typed(tuner, config));
         return keys.isEmpty() ? "" : " (" + keys + ")";
@@ -190,7 +191,7 @@ public final class PeftModel {
         }
         if (total > adapterBudget) {
             throw new PeftException(String.format(java.util.Locale.ROOT,
-                    "adapter '%s' (%s%s) would hold %,d elements (%,d MB as float32), over this model's adapter budget of"
+                    "adapter '%s', %s%s, would hold %,d elements (%,d MB as float32), over this model's adapter budget of"
                             + " %,d elements (by default the base model's size); change the config, or raise the budget"
                             + " with setAdapterBudget (CLI: --max-adapter-elements)", name, config.peftType(),
                     sizeKeys(tuner, config), total, total / (1L << 18), adapterBudget));

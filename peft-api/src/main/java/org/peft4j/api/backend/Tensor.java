@@ -48,14 +48,11 @@ public interface Tensor {
     static long numel(long... shape) {
         long n = 1;
         for (long s : shape) {
-            if (s < 0) {
-                throw new PeftException("negative size in shape " + Arrays.toString(shape));
+            if (s < 0 || (s > 0 && n > Long.MAX_VALUE / s)) {
+                throw new PeftException((s < 0 ? "negative size" : "more elements than a long counts") + " in shape "
+                        + Arrays.toString(shape));
             }
-            try {
-                n = Math.multiplyExact(n, s);
-            } catch (ArithmeticException e) {
-                throw new PeftException("shape " + Arrays.toString(shape) + " has more elements than a long counts");
-            }
+            n *= s;
         }
         return n;
     }

@@ -51,11 +51,9 @@ public interface Tuner<C extends PeftConfig> {
     Map<String, Parameter> adapterState(Module model, String adapterName);
 
     /**
-     * The names and shapes of the tensors {@link #savedState} would hold for an adapter with
-     * {@code config} on {@code model}, worked out from the config and the model's sizes without
-     * making them; null when the method cannot tell. An adapter file and the memory budget are
-     * checked against it before anything is injected, so a config asking for absurd sizes costs
-     * nothing.
+     * The names and shapes {@link #savedState} would have for {@code config} on {@code model},
+     * worked out without making anything (null: cannot tell). Files and the memory budget are
+     * checked against it before injection, so absurd sizes cost nothing.
      */
     default Map<String, long[]> savedShapes(Module model, C config, TunerContext context) {
         return null;
