@@ -538,21 +538,25 @@ public final class PeftModel {
 
     /** Folds adapter {@code name} into the base weights (where the method allows it). */
     public void merge(String name) {
-        lock.writeLock().lock();
-        try {
+        exclusive(() -> {
             tuner(name).merge(model, name);
             merged.add(name);
-        } finally {
-            lock.writeLock().unlock();
-        }
+        });
     }
 
     /** Undoes {@link #merge}. */
     public void unmerge(String name) {
-        lock.writeLock().lock();
-        try {
+        exclusive(() -> {
             tuner(name).unmerge(model, name);
             merged.remove(name);
+        });
+    }
+
+    /** Runs an adapter operation while no forward pass runs (the write side of {@link #infer}'s lock). */
+    private void exclusive(Runnable operation) {
+        lock.writeLock().lock();
+        try {
+            operation.run();
         } finally {
             lock.writeLock().unlock();
         }

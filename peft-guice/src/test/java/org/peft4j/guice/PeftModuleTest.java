@@ -107,7 +107,7 @@ class PeftModuleTest {
         try (Backend b = injector.getInstance(Backend.class)) {
             TinyMlp net = new TinyMlp(b, 8, 16, 2, 1);
             factory.create(net, 3).addAdapter("default", factory.parseConfig(JSON));
-            assertThat(asked).containsExactly("fc1", "fc2");
+            assertThat(asked).isNotEmpty().containsOnly("fc1", "fc2"); // asked when planning sizes and when injecting
             assertThat(net.find("fc1")).isInstanceOf(OutputScaleMethod.Layer.class);
             assertThat(net.find("fc2")).isInstanceOf(Linear.class); // the custom selector left it out
         }

@@ -62,12 +62,7 @@ public final class AdapterSet<S> {
 
     /** Switches adapter {@code name} on or off. */
     public void setActive(String name, boolean on) {
-        get(name);
-        if (on) {
-            active.add(name);
-        } else {
-            active.remove(name);
-        }
+        mark(active, name, on);
     }
 
     /** Whether adapter {@code name} is merged into the base weights. */
@@ -77,11 +72,15 @@ public final class AdapterSet<S> {
 
     /** Records that adapter {@code name} is (or is no longer) merged. */
     public void setMerged(String name, boolean on) {
+        mark(merged, name, on);
+    }
+
+    private void mark(Set<String> set, String name, boolean on) {
         get(name);
         if (on) {
-            merged.add(name);
+            set.add(name);
         } else {
-            merged.remove(name);
+            set.remove(name);
         }
     }
 
