@@ -198,6 +198,22 @@ public final class PeftModel {
         }
     }
 
+    /** Checks a file's tensor shapes against what the config makes on this model, and the budget, before anything is made. */
+    private void checkBeforeLoad(String name, PeftConfig config, Map<String, long[]> inFile) {
+        Tuner<?> tuner = registry.tuner(config.peftType());
+        Map<String, long[]> planned = plannedState(tuner, config);
+        if (planned == null) {
+            return; // the method cannot tell: checked after injection instead
+        }
+        Map<String, long[]> expected = new LinkedHashMap<>(planned);
+        String prefix = tuner.isPromptLearning() ? "base_model." : "base_model.model.";
+        for (String path : modulesToSave(config)) {
+            model.find(path).namedParameters().forEach((k, p) -> expected.put(prefix + path + "." + k, p.value().shape()));
+        }
+        checkFits(tuner, config, expected, inFile); // the file explains a mismatch best, so it goes first
+        checkBudget(name, tuner, config, planned);
+    }
+
     /**
      * Fails unless {@code file} holds exactly the tensors {@code expected} names with their shapes;
      * the first differing tensor and the config keys that size it are named.
@@ -330,9 +346,17 @@ public final class PeftModel {
         }
     }
 
-    /** Loads the adapter folder {@code dir} as adapter {@code name} (see {@link #loadAdapter(String, AdapterFiles.Loaded)}). */
+    /**
+     * Loads the adapter folder {@code dir} as adapter {@code name} (see
+     * {@link #loadAdapter(String, AdapterFiles.Loaded)}). The config and the weights file's header
+     * are checked against the model and the budget before the tensors' data is even read.
+     */
     public void loadAdapter(String name, Path dir) {
-        loadAdapter(name, AdapterFiles.load(dir, registry));
+        exclusive(() -> {
+            PeftConfig config = AdapterFiles.readConfig(dir, registry);
+            checkBeforeLoad(name, config, AdapterFiles.readShapes(dir));
+            loadAdapter(name, AdapterFiles.load(dir, registry));
+        });
     }
 
     /**
@@ -345,17 +369,9 @@ public final class PeftModel {
         try {
             PeftConfig config = loaded.config();
             Tuner<?> planner = registry.tuner(config.peftType());
-            Map<String, long[]> planned = plannedState(planner, config);
             Map<String, long[]> inFile = new LinkedHashMap<>();
             loaded.tensors().forEach((k, t) -> inFile.put(k, t.shape()));
-            if (planned != null) { // checked before anything is injected or allocated
-                String prefix = planner.isPromptLearning() ? "base_model." : "base_model.model.";
-                for (String path : modulesToSave(config)) {
-                    model.find(path).namedParameters().forEach((k, p) -> planned.put(prefix + path + "." + k,
-                            p.value().shape()));
-                }
-                checkFits(planner, config, planned, inFile);
-            }
+            checkBeforeLoad(name, config, inFile);
             addAdapter(name, config);
             try {
                 Map<String, long[]> expected = new LinkedHashMap<>();

@@ -60,18 +60,25 @@ public final class AdapterFiles {
 
     /** Loads an adapter folder, binding the config through the registry. */
     public static Loaded load(Path dir, PeftRegistry registry) {
+        return new Loaded(readConfig(dir, registry), Safetensors.read(dir.resolve(WEIGHTS_FILE)));
+    }
+
+    /** An adapter folder's config, bound through the registry; the weights file must be there too. */
+    public static PeftConfig readConfig(Path dir, PeftRegistry registry) {
         Path config = dir.resolve(CONFIG_FILE);
-        Path weights = dir.resolve(WEIGHTS_FILE);
-        if (!Files.isRegularFile(config) || !Files.isRegularFile(weights)) {
+        if (!Files.isRegularFile(config) || !Files.isRegularFile(dir.resolve(WEIGHTS_FILE))) {
             throw new PeftException("adapter folder " + dir + " must hold " + CONFIG_FILE + " and " + WEIGHTS_FILE
                     + (Files.isDirectory(dir) ? "" : " (the folder does not exist)"));
         }
-        String text;
         try {
-            text = Files.readString(config, StandardCharsets.UTF_8);
+            return registry.parseConfig(Files.readString(config, StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new PeftException("cannot read " + config + ": " + e.getMessage(), e);
         }
-        return new Loaded(registry.parseConfig(text), Safetensors.read(weights));
+    }
+
+    /** The names and shapes of an adapter folder's tensors, from the weights file's header only. */
+    public static Map<String, long[]> readShapes(Path dir) {
+        return Safetensors.readShapes(dir.resolve(WEIGHTS_FILE));
     }
 }

@@ -72,18 +72,49 @@ public final class Safetensors {
         }
     }
 
+    /**
+     * The names and shapes of a file's tensors, from its header alone (checked as {@link #read}
+     * checks it against the file's size), without reading the data: what an adapter file is
+     * compared with before anything is made.
+     */
+    public static Map<String, long[]> readShapes(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, length);
+            long headerLen = headerLength(length, size, file.toString());
+            ByteBuffer header = ByteBuffer.allocate((int) headerLen);
+            readFully(ch, header);
+            Map<String, long[]> out = new LinkedHashMap<>();
+            for (Entry e : entries(header.array(), size, new LinkedHashMap<>(), file.toString())) {
+                out.put(e.name, e.shape.clone());
+            }
+            return out;
+        } catch (NoSuchFileException e) {
+            throw new PeftException("safetensors file not found: " + file);
+        } catch (IOException e) {
+            throw new PeftException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf) throws IOException {
+        while (buf.hasRemaining() && ch.read(buf) >= 0) {
+            // until full or end of file; a short read leaves the buffer partly empty, checked by the caller
+        }
+        buf.flip();
+    }
+
     /** Parses the bytes of a safetensors file. */
     public static Contents parse(byte[] bytes) {
         return parse(ByteBuffer.wrap(bytes), "safetensors data");
     }
 
-    private static Contents parse(ByteBuffer buf, String what) {
-        buf.order(ByteOrder.LITTLE_ENDIAN);
-        long size = buf.remaining();
-        if (size < 8) {
+    /** The header length the first 8 bytes give, checked against the file's {@code size}. */
+    private static long headerLength(ByteBuffer buf, long size, String what) {
+        if (size < 8 || buf.limit() < 8) {
             throw new SafetensorsFormatException(what + " is truncated: " + size + " bytes, the header length alone needs 8");
         }
-        long headerLen = buf.getLong(0);
+        long headerLen = buf.order(ByteOrder.LITTLE_ENDIAN).getLong(0);
         if (headerLen < 2 || headerLen > MAX_HEADER) {
             throw new SafetensorsFormatException(what + ": header length " + Long.toUnsignedString(headerLen)
                     + " is outside [2, " + MAX_HEADER + "]");
@@ -92,9 +123,28 @@ public final class Safetensors {
             throw new SafetensorsFormatException(what + ": header length " + headerLen + " runs beyond the file ("
                     + size + " bytes)");
         }
+        return headerLen;
+    }
+
+    private static Contents parse(ByteBuffer buf, String what) {
+        buf.order(ByteOrder.LITTLE_ENDIAN);
+        long size = buf.remaining();
+        long headerLen = headerLength(buf, size, what);
         byte[] headerBytes = new byte[(int) headerLen];
         buf.position(8);
         buf.get(headerBytes);
+        Map<String, String> metadata = new LinkedHashMap<>();
+        List<Entry> entries = entries(headerBytes, size, metadata, what);
+        long dataStart = 8 + headerLen;
+        Map<String, HostTensor> tensors = new LinkedHashMap<>();
+        for (Entry e : entries) {
+            tensors.put(e.name, new HostTensor(e.shape, decode(buf, (int) (dataStart + e.begin), e)));
+        }
+        return new Contents(tensors, metadata);
+    }
+
+    /** The header's tensor entries in data order, each checked, together covering the data exactly. */
+    private static List<Entry> entries(byte[] headerBytes, long size, Map<String, String> metadata, String what) {
         JsonNode header;
         try {
             header = MAPPER.readTree(new String(headerBytes, StandardCharsets.UTF_8));
@@ -104,9 +154,7 @@ public final class Safetensors {
         if (header == null || !header.isObject()) {
             throw new SafetensorsFormatException(what + ": header must be a JSON object");
         }
-        long dataStart = 8 + headerLen;
-        long dataLen = size - dataStart;
-        Map<String, String> metadata = new LinkedHashMap<>();
+        long dataLen = size - 8 - headerBytes.length;
         List<Entry> entries = new ArrayList<>();
         Iterator<Map.Entry<String, JsonNode>> fields = header.fields();
         while (fields.hasNext()) {
@@ -130,11 +178,7 @@ public final class Safetensors {
             throw new SafetensorsFormatException(what + ": tensors cover " + expected + " data bytes, the file has "
                     + dataLen);
         }
-        Map<String, HostTensor> tensors = new LinkedHashMap<>();
-        for (Entry e : entries) {
-            tensors.put(e.name, new HostTensor(e.shape, decode(buf, (int) (dataStart + e.begin), e)));
-        }
-        return new Contents(tensors, metadata);
+        return entries;
     }
 
     private record Entry(String name, DType dtype, long[] shape, long begin, long end, int count) {

@@ -124,6 +124,28 @@ class SafetensorsTest {
     }
 
     @Test
+    void theHeaderAloneGivesTheShapesAndIsCheckedAgainstTheFileSize() throws IOException {
+        Path f = dir.resolve("t.safetensors");
+        Safetensors.write(f, sample(), Map.of("format", "pt"));
+        Map<String, long[]> shapes = Safetensors.readShapes(f);
+        assertThat(shapes.keySet()).containsExactly("a.lora_A.weight", "b", "scalar");
+        sample().forEach((k, v) -> assertThat(shapes.get(k)).containsExactly(v.shape()));
+        // the same checks as a full read: a file cut short, or a header claiming more data than there is
+        byte[] whole = Files.readAllBytes(f);
+        Path cut = dir.resolve("cut.safetensors");
+        Files.write(cut, java.util.Arrays.copyOf(whole, whole.length - 4));
+        assertThatThrownBy(() -> Safetensors.readShapes(cut)).isInstanceOf(SafetensorsFormatException.class);
+        Path tiny = dir.resolve("tiny.safetensors");
+        Files.write(tiny, new byte[5]);
+        assertThatThrownBy(() -> Safetensors.readShapes(tiny)).isInstanceOf(SafetensorsFormatException.class)
+                .hasMessageContaining("truncated");
+        Path claims = dir.resolve("claims.safetensors");
+        Files.write(claims, file("{\"t\":{\"dtype\":\"F32\",\"shape\":[2000000000],\"data_offsets\":[0,8000000000]}}", FOUR));
+        assertThatThrownBy(() -> Safetensors.readShapes(claims)).isInstanceOf(SafetensorsFormatException.class)
+                .hasMessageContaining("outside");
+    }
+
+    @Test
     void absurdShapesAreRejectedBeforeAllocating() {
         rejects(file("{\"t\":{\"dtype\":\"F32\",\"shape\":[1000000000,1000000000],\"data_offsets\":[0,4]}}", FOUR),
                 "elements");
