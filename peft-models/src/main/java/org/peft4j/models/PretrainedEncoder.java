@@ -10,6 +10,7 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.core.io.Safetensors;
+import org.peft4j.models.io.HfCache;
 import org.peft4j.models.bert.BertConfig;
 import org.peft4j.models.bert.BertForSequenceClassification;
 import org.peft4j.models.bert.BertModel;
@@ -43,14 +44,18 @@ public final class PretrainedEncoder {
         this.tokenizerFile = tokenizerFile;
     }
 
-    /** Loads {@code "minilm"} or a Hugging Face model folder. */
+    /**
+     * Loads {@code "minilm"} (the bundled all-MiniLM-L6-v2), a Hugging Face model folder, or a
+     * Hugging Face model id ({@code sentence-transformers/all-MiniLM-L6-v2}) from the local cache
+     * ({@link HfCache}).
+     */
     public static PretrainedEncoder load(String spec) {
         if (spec.equalsIgnoreCase(MINILM)) {
             return new PretrainedEncoder("all-MiniLM-L6-v2", MiniLm.config(), MiniLm.weights(), "", null);
         }
-        Path dir = Path.of(spec);
+        Path dir = HfCache.isModelId(spec) ? HfCache.resolve(spec) : Path.of(spec);
         if (!Files.isDirectory(dir)) {
-            throw new PeftException("model '" + spec + "' is neither 'minilm' nor a folder");
+            throw new PeftException("model '" + spec + "' is neither 'minilm', a folder, nor a Hugging Face id (org/name)");
         }
         for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json"}) {
             if (!Files.isRegularFile(dir.resolve(f))) {

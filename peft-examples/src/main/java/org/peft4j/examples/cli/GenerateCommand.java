@@ -11,6 +11,7 @@ import org.peft4j.api.backend.Backend;
 import org.peft4j.models.PretrainedDecoder;
 import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.text.Tokenizer;
+import org.peft4j.models.io.HfCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -28,8 +29,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Hugging Face GPT-2 or LLaMA folder (config.json, model.safetensors)")
-    Path model;
+    @Option(names = "--model", required = true, description = "Hugging Face GPT-2 or LLaMA folder (config.json, model.safetensors) or a cached model id (org/name)")
+    String modelSpec;
+
+    /** The model folder {@code --model} names (a cached Hugging Face id is resolved). */
+    private Path model;
 
     @Option(names = "--backend", description = "Tensor backend (djl, nd4j). Default: system property peft.backend or djl")
     String backend;
@@ -51,6 +55,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        model = HfCache.folder(modelSpec);
         if ((prompt == null) == (ids == null)) {
             throw new PeftCli.UsageException("give exactly one of --prompt and --ids");
         }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 /** The flags every model command shares: which model, which backend. */
 final class ModelOptions {
     @Option(names = "--model", defaultValue = "minilm",
-            description = "'minilm' (bundled all-MiniLM-L6-v2) or a Hugging Face model folder. Default: ${DEFAULT-VALUE}")
+            description = "'minilm' (bundled all-MiniLM-L6-v2), a Hugging Face model folder, or a model id (org/name) in the local Hugging Face cache. Default: ${DEFAULT-VALUE}")
     String model;
 
     @Option(names = "--backend", description = "Tensor backend (djl, nd4j). Default: system property peft.backend or djl")

@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import org.peft4j.api.PeftException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * The {@code peft} command. Exit codes: 0 success, 1 failure while running, 2 bad usage
@@ -19,8 +20,16 @@ public final class PeftCli {
         if (System.getProperty("ai.djl.offline") == null) {
             System.setProperty("ai.djl.offline", "true");
         }
+        if (java.util.Arrays.asList(args).contains("--verbose")) {
+            // before any logger exists: slf4j-simple reads its level once
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
+        }
         System.exit(run(args));
     }
+
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Show the engines' INFO logging (DJL, ND4J, JavaCPP), quiet by default")
+    boolean verbose;
 
     /** Runs the CLI and returns the exit code (for tests). */
     public static int run(String... args) {
@@ -36,8 +45,8 @@ public final class PeftCli {
             return 1;
         });
         cli.setParameterExceptionHandler((ex, a) -> {
-            ex.getCommandLine().getErr().println("peft: " + ex.getMessage() + " (see 'peft "
-                    + ex.getCommandLine().getCommandName() + " --help')");
+            ex.getCommandLine().getErr().println("peft: " + ex.getMessage() + " (see '"
+                    + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             return 2;
         });
         return cli.execute(args);

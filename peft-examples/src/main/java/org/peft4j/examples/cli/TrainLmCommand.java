@@ -19,6 +19,7 @@ import org.peft4j.models.data.Example;
 import org.peft4j.models.data.TextDataset;
 import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.text.Tokenizer;
+import org.peft4j.models.io.HfCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -40,8 +41,11 @@ final class TrainLmCommand implements Callable<Integer> {
     BatchOptions batching = new BatchOptions(8, 128);
 
     @Option(names = "--model", required = true,
-            description = "Hugging Face GPT-2 or LLaMA folder (config.json, model.safetensors, tokenizer.json)")
-    Path model;
+            description = "Hugging Face GPT-2 or LLaMA folder or cached model id (org/name) (config.json, model.safetensors, tokenizer.json)")
+    String modelSpec;
+
+    /** The model folder {@code --model} names (a cached Hugging Face id is resolved). */
+    private Path model;
 
     @Option(names = "--backend", description = "Tensor backend (djl, nd4j). Default: system property peft.backend or djl")
     String backend;
@@ -67,6 +71,7 @@ final class TrainLmCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        model = HfCache.folder(modelSpec);
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
         if (batching.batchSize <= 0 || training.epochs <= 0 || batching.maxLength < 2) {
