@@ -200,4 +200,41 @@ class CliTest {
         assertThat(r[2].strip().lines()).hasSize(1);
         assertThat(r[2]).contains("--bogus");
     }
+
+    /** LangChain4j's view of the model gives exactly what {@code peft embed} prints, with and without an adapter. */
+    @Test
+    void theLangChain4jEmbeddingModelEmbedsAsPeftEmbedPrints(@TempDir Path tmp) throws Exception {
+        Path train = head(sst2("train-20k.tsv"), 32, tmp.resolve("train.tsv"));
+        Path dev = head(sst2("dev.tsv"), 16, tmp.resolve("dev.tsv"));
+        String[] t = run("train", "--train", train.toString(), "--eval", dev.toString(), "--out", tmp.resolve("a").toString(),
+                "--batch-size", "16", "--max-length", "32", "--set", "init_lora_weights=gaussian");
+        assertThat(t[0]).as(t[2]).isEqualTo("0");
+        for (Path adapter : new Path[] {null, tmp.resolve("a")}) {
+            String[] printed = adapter == null ? run("embed", "--text", "a fine film", "--text", "dull")
+                    : run("embed", "--text", "a fine film", "--text", "dull", "--adapter", adapter.toString());
+            var builder = org.peft4j.langchain4j.PeftEmbeddingModel.builder();
+            if (adapter != null) {
+                builder.adapter(adapter);
+            }
+            try (var model = builder.build()) {
+                java.util.List<String> lines = printed[1].strip().lines().toList();
+                String[] texts = {"a fine film", "dull"};
+                for (int i = 0; i < texts.length; i++) {
+                    float[] expected = parseVector(lines.get(i));
+                    float[] got = model.embed(texts[i]).content().vector();
+                    assertThat(org.peft4j.testkit.Reference.maxAbsDiff(got, expected)).as(texts[i] + " with " + adapter)
+                            .isLessThan(1e-6f);
+                }
+            }
+        }
+    }
+
+    private static float[] parseVector(String line) {
+        String[] parts = line.substring(1, line.length() - 1).split(",");
+        float[] v = new float[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            v[i] = Float.parseFloat(parts[i]);
+        }
+        return v;
+    }
 }

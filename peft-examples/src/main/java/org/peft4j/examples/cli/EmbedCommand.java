@@ -9,7 +9,9 @@ import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.models.PretrainedEncoder;
+import org.peft4j.models.task.Classifiers;
 import org.peft4j.models.bert.BertModel;
+import org.peft4j.models.task.SentenceEmbedder;
 import org.peft4j.models.text.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -49,26 +51,16 @@ final class EmbedCommand implements Callable<Integer> {
         try (Wiring wiring = modelOptions.wiring(); Tokenizer tokenizer = encoder.tokenizer()) {
             AdapterFiles.Loaded loaded = adapter == null ? null : wiring.readAdapter(adapter);
             Backend b = wiring.backend();
-            Scope s = b.scope();
             BertModel bert = loaded == null ? encoder.build(b)
                     : Classifiers.load(encoder, wiring.factory(), loaded, 2).net().bert();
-            Tokenizer.Batch enc = tokenizer.encode(texts, maxLength);
-            long[] shape = {enc.batchSize(), enc.seqLen()};
-            Tensor mask = b.fromLongs(enc.attentionMask(), shape);
-            Tensor hidden = bert.forward(b.fromLongs(enc.inputIds(), shape), mask, b.fromLongs(enc.tokenTypeIds(), shape));
-            Tensor pooled = BertModel.l2Normalize(BertModel.meanPool(hidden,
-                    bert.fullMask(mask, hidden.size(1) - enc.seqLen())));
-            float[] v = pooled.toFloatArray();
-            int dim = (int) pooled.size(1);
-            for (int i = 0; i < texts.size(); i++) {
+            for (float[] v : new SentenceEmbedder(bert, tokenizer, maxLength, 32).embed(texts)) {
                 StringBuilder line = new StringBuilder("[");
-                for (int j = 0; j < dim; j++) {
-                    line.append(j == 0 ? "" : ",").append(v[i * dim + j]);
+                for (int j = 0; j < v.length; j++) {
+                    line.append(j == 0 ? "" : ",").append(v[j]);
                 }
                 out.println(line.append(']'));
             }
             out.flush();
-            s.close();
         }
         return 0;
     }

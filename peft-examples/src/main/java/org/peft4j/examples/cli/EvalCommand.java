@@ -5,6 +5,7 @@ import java.util.concurrent.Callable;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.models.PretrainedEncoder;
+import org.peft4j.models.task.Classifiers;
 import org.peft4j.models.data.TextDataset;
 import org.peft4j.models.task.TextClassifier;
 import org.peft4j.models.text.Tokenizer;

@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.models.PretrainedEncoder;
+import org.peft4j.models.task.Classifiers;
 import org.peft4j.models.io.ModelFolder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,16 +1,18 @@
-package org.peft4j.examples.cli;
+package org.peft4j.models.task;
 
 import org.peft4j.core.PeftModelFactory;
 import org.peft4j.core.PeftModel;
-import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Parameter;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.PretrainedEncoder;
 import org.peft4j.models.bert.BertForSequenceClassification;
 
-/** Builds the classifier a command works on: a model, its head, and an optional adapter. */
-final class Classifiers {
+/**
+ * A pretrained encoder with its classification head and an optional adapter folder, ready for
+ * inference: what the CLI's eval, embed and merge and the LangChain4j embedding model work on.
+ */
+public final class Classifiers {
     private Classifiers() {
     }
 
@@ -21,14 +23,14 @@ final class Classifiers {
      * @param peft the adapter wrapper, or null without an adapter
      * @param count trainable (adapter) and total parameters
      */
-    record Loaded(BertForSequenceClassification net, PeftModel peft, PeftModel.ParameterCount count) {
+    public record Loaded(BertForSequenceClassification net, PeftModel peft, PeftModel.ParameterCount count) {
     }
 
     /**
      * The model with {@code adapter} loaded as {@code default}. The number of labels comes from
      * the adapter's saved head, else the model folder's head, else {@code dataLabels}.
      */
-    static Loaded load(PretrainedEncoder encoder, PeftModelFactory factory, AdapterFiles.Loaded adapter, int dataLabels) {
+    public static Loaded load(PretrainedEncoder encoder, PeftModelFactory factory, AdapterFiles.Loaded adapter, int dataLabels) {
         int labels = encoder.headLabels() > 0 ? encoder.headLabels() : dataLabels;
         if (adapter != null) {
             for (var e : adapter.tensors().entrySet()) {
