@@ -48,6 +48,69 @@ public final class OnnxWeights {
     private OnnxWeights() {}
 
     /**
+     * The ONNX model {@code onnx} with its BERT weights replaced by {@code weights} (by Hugging Face
+     * {@code BertModel} name, PyTorch layout, the shapes the graph has): the same graph, new
+     * initializers, so ONNX Runtime and anything else that ran the original runs the result. BERT
+     * weights not given (the pooler) and every other tensor and node are kept as they are.
+     *
+     * @return the serialised model
+     * @throws PeftException if the graph is not a BERT encoder or a weight has another shape than the graph's
+     */
+    public static byte[] withWeights(InputStream onnx, Map<String, HostTensor> weights) {
+        OnnxMl.ModelProto model = parse(onnx);
+        Reader reader = new Reader(model.getGraph());
+        Map<String, HostTensor> old = reader.weights();
+        Map<String, OnnxMl.TensorProto> replaced = new HashMap<>();
+        for (Map.Entry<String, HostTensor> e : old.entrySet()) {
+            HostTensor now = weights.get(e.getKey());
+            if (now == null) {
+                continue; // not given (the pooler, which peft4j's encoder does not use): kept as it is
+            }
+            if (!Arrays.equals(now.shape(), e.getValue().shape())) {
+                throw new PeftException("weight '" + e.getKey() + "' is " + Arrays.toString(now.shape())
+                        + ", the ONNX graph has " + Arrays.toString(e.getValue().shape()));
+            }
+            String value = reader.sources.get(e.getKey());
+            HostTensor stored = reader.transposed.contains(e.getKey()) ? transpose(now) : now;
+            replaced.put(value, floatTensor(value, stored));
+        }
+        OnnxMl.GraphProto.Builder graph = model.getGraph().toBuilder();
+        for (int i = 0; i < graph.getInitializerCount(); i++) {
+            OnnxMl.TensorProto t = replaced.remove(graph.getInitializer(i).getName());
+            if (t != null) {
+                graph.setInitializer(i, t);
+            }
+        }
+        for (int i = 0; i < graph.getNodeCount(); i++) {
+            OnnxMl.NodeProto n = graph.getNode(i);
+            if (n.getOpType().equals("Constant") && n.getOutputCount() == 1 && replaced.containsKey(n.getOutput(0))) {
+                OnnxMl.TensorProto t = replaced.remove(n.getOutput(0));
+                OnnxMl.NodeProto.Builder nb = n.toBuilder().clearAttribute();
+                for (OnnxMl.AttributeProto a : n.getAttributeList()) {
+                    nb.addAttribute(a.getName().equals("value") ? a.toBuilder().setT(t).build() : a);
+                }
+                graph.setNode(i, nb.build());
+            }
+        }
+        return model.toBuilder().setGraph(graph).build().toByteArray();
+    }
+
+    /** A float32 tensor named {@code name}, little-endian raw data. */
+    private static OnnxMl.TensorProto floatTensor(String name, HostTensor t) {
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4 * t.data().length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float v : t.data()) {
+            buf.putFloat(v);
+        }
+        OnnxMl.TensorProto.Builder b = OnnxMl.TensorProto.newBuilder().setName(name)
+                .setDataType(OnnxMl.TensorProto.DataType.FLOAT.getNumber())
+                .setRawData(com.google.protobuf.ByteString.copyFrom(buf.array()));
+        for (long d : t.shape()) {
+            b.addDims(d);
+        }
+        return b.build();
+    }
+
+    /**
      * A BERT encoder's weights with the configuration read from the same graph.
      *
      * @param weights tensors by Hugging Face {@code BertModel} name, PyTorch layout
@@ -212,6 +275,8 @@ public final class OnnxWeights {
         /** Found tensors by state-dict name, with the value name they came from (for error messages). */
         private final Map<String, HostTensor> found = new HashMap<>();
         private final Map<String, String> sources = new HashMap<>();
+        /** State-dict names whose ONNX tensor holds the transpose (MatMul weights are (in, out)). */
+        private final java.util.Set<String> transposed = new java.util.HashSet<>();
 
         Reader(OnnxMl.GraphProto graph) {
             this.graph = graph;
@@ -434,6 +499,9 @@ public final class OnnxWeights {
             HostTensor t = tensor(constants.get(value), value);
             found.put(name, transpose ? transpose(t) : t);
             sources.put(name, value);
+            if (transpose) {
+                transposed.add(name);
+            }
         }
 
         private boolean isFloatConst(String value, int rank) {
