@@ -34,7 +34,7 @@ import org.peft4j.api.tuner.TargetSpec;
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record Ia3Config(
         @JsonProperty("target_modules") TargetModules targetModules,
-        @JsonProperty("exclude_modules") TargetModules excludeModules,
+        @JsonProperty("exclude_modules") @JsonInclude(JsonInclude.Include.NON_NULL) TargetModules excludeModules,
         @JsonProperty("feedforward_modules") TargetModules feedforwardModules,
         @JsonProperty("init_ia3_weights") Boolean initIa3Weights,
         @JsonProperty("fan_in_fan_out") Boolean fanInFanOut,

@@ -48,12 +48,22 @@ class Ia3ConfigTest {
                 .isInstanceOf(PeftException.class).hasMessageContaining("Ia3Config");
     }
 
-    /** The file holds exactly the keys HF PEFT's config class has (a key it does not know makes older versions refuse the file). */
+    /**
+     * The file holds exactly the keys HF PEFT 0.10's config class knows (a key it does not know makes versions
+     * before 0.14 refuse the file): {@code exclude_modules}, new in 0.14, only when it is set.
+     */
     @Test
     void writesExactlyHuggingFacesKeys() throws Exception {
         var json = PeftJson.mapper().readTree(PeftJson.writeForSave(Ia3Config.builder().targetModules("key", "value", "output.dense").feedforwardModules("output.dense").build()));
         java.util.List<String> keys = new java.util.ArrayList<>();
         json.fieldNames().forEachRemaining(keys::add);
-        assertThat(keys).containsExactlyInAnyOrder("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode", "modules_to_save", "target_modules", "exclude_modules", "feedforward_modules", "fan_in_fan_out", "init_ia3_weights");
+        assertThat(keys).containsExactlyInAnyOrder("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode", "modules_to_save", "target_modules", "feedforward_modules", "fan_in_fan_out", "init_ia3_weights");
+    }
+
+    @Test
+    void excludeModulesIsWrittenWhenSet() throws Exception {
+        var json = PeftJson.mapper().readTree(PeftJson.writeForSave(PeftJson.read(
+                "{\"target_modules\": [\"query\"], \"exclude_modules\": [\"x\"]}", Ia3Config.class)));
+        assertThat(json.get("exclude_modules").toString()).isEqualTo("[\"x\"]");
     }
 }

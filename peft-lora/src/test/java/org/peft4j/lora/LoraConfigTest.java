@@ -57,12 +57,22 @@ class LoraConfigTest {
                 .hasMessageContaining("LoraConfig");
     }
 
-    /** The file holds exactly the keys HF PEFT's config class has (a key it does not know makes older versions refuse the file). */
+    /**
+     * The file holds exactly the keys HF PEFT 0.10's config class knows (a key it does not know makes versions
+     * before 0.14 refuse the file): {@code exclude_modules}, new in 0.14, only when it is set.
+     */
     @Test
     void writesExactlyHuggingFacesKeys() throws Exception {
         var json = PeftJson.mapper().readTree(PeftJson.writeForSave(LoraConfig.builder().targetModules("query").build()));
         java.util.List<String> keys = new java.util.ArrayList<>();
         json.fieldNames().forEachRemaining(keys::add);
-        assertThat(keys).containsExactlyInAnyOrder("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode", "modules_to_save", "target_modules", "exclude_modules", "layers_to_transform", "layers_pattern", "r", "lora_alpha", "lora_dropout", "bias", "init_lora_weights", "use_rslora", "use_dora", "rank_pattern", "alpha_pattern", "fan_in_fan_out");
+        assertThat(keys).containsExactlyInAnyOrder("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode", "modules_to_save", "target_modules", "layers_to_transform", "layers_pattern", "r", "lora_alpha", "lora_dropout", "bias", "init_lora_weights", "use_rslora", "use_dora", "rank_pattern", "alpha_pattern", "fan_in_fan_out");
+    }
+
+    @Test
+    void excludeModulesIsWrittenWhenSet() throws Exception {
+        var json = PeftJson.mapper().readTree(PeftJson.writeForSave(PeftJson.read(
+                "{\"target_modules\": [\"query\"], \"exclude_modules\": [\"x\"]}", LoraConfig.class)));
+        assertThat(json.get("exclude_modules").toString()).isEqualTo("[\"x\"]");
     }
 }

@@ -18,7 +18,7 @@ import org.peft4j.api.config.TargetModules;
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record TargetSpec(
         @JsonProperty("target_modules") TargetModules targetModules,
-        @JsonProperty("exclude_modules") TargetModules excludeModules,
+        @JsonProperty("exclude_modules") @JsonInclude(JsonInclude.Include.NON_NULL) TargetModules excludeModules,
         @JsonProperty("layers_to_transform") List<Integer> layersToTransform,
         @JsonProperty("layers_pattern") String layersPattern) {
 
