@@ -22,4 +22,10 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 8, time = 3)
 @Fork(1)
 public abstract class BenchDefaults {
+
+    /** Names the machine beside every run: CPU model, AVX-512/AMX, cores and thread settings. */
+    @org.openjdk.jmh.annotations.Setup(org.openjdk.jmh.annotations.Level.Trial)
+    public void describeMachine() {
+        System.err.println("# machine: " + Machine.describe());
+    }
 }

@@ -91,8 +91,10 @@ public class LoraOverheadBench extends BenchDefaults {
             for (NDArray a : new NDArray[] {rx, rw, rb, ra, rbB}) {
                 a.tempAttach(step);
             }
-            NDArray y = rx.matMul(rw.transpose()).add(rb);
-            NDArray lora = rx.matMul(ra.transpose()).matMul(rbB.transpose()).mul(scaling);
+            // the same fused kernel peft4j's Linear calls (torch's linear), so the ratio measures peft4j, not kernels
+            NDArray y = ai.djl.nn.core.Linear.linear(rx, rw, rb).singletonOrThrow();
+            NDArray down = ai.djl.nn.core.Linear.linear(rx, ra).singletonOrThrow();
+            NDArray lora = ai.djl.nn.core.Linear.linear(down, rbB).singletonOrThrow().mul(scaling);
             return y.add(lora).getFloat(0, 0);
         }
     }
