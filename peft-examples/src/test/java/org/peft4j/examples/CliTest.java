@@ -17,7 +17,8 @@ import org.peft4j.examples.cli.PeftCli;
 /** The peft CLI as a user runs it: exit codes, one-line errors, and train, eval, merge, embed end to end. */
 class CliTest {
 
-    private static String[] run(String... args) {
+    /** Runs the CLI in this JVM: {exit code, stdout, stderr}. */
+    static String[] run(String... args) {
         PrintStream out = System.out;
         PrintStream err = System.err;
         ByteArrayOutputStream o = new ByteArrayOutputStream();
@@ -229,7 +230,8 @@ class CliTest {
         }
     }
 
-    private static float[] parseVector(String line) {
+    /** A vector as {@code peft embed} prints it. */
+    static float[] parseVector(String line) {
         String[] parts = line.substring(1, line.length() - 1).split(",");
         float[] v = new float[parts.length];
         for (int i = 0; i < parts.length; i++) {

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.examples.cli.PeftCli;
 import org.peft4j.models.io.MiniLm;
 import org.peft4j.models.text.Tokenizer;
 
@@ -24,21 +21,6 @@ class ExportOnnxTest {
 
     @TempDir
     Path tmp;
-
-    private static String[] run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true));
-            System.setErr(new PrintStream(e, true));
-            return new String[] {Integer.toString(PeftCli.run(args)), o.toString(), e.toString()};
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
 
     private Path adapter(String method, String... sets) throws Exception {
         Path train = tmp.resolve("train.tsv");
@@ -51,7 +33,7 @@ class ExportOnnxTest {
             args.add("--set");
             args.add(s);
         }
-        String[] r = run(args.toArray(String[]::new));
+        String[] r = CliTest.run(args.toArray(String[]::new));
         assertThat(r[0]).as(r[2]).isEqualTo("0");
         return dir;
     }
@@ -60,26 +42,26 @@ class ExportOnnxTest {
     void onnxRuntimeOnTheExportedFileGivesPeftEmbedsVectors() throws Exception {
         Path adapter = adapter("lora", "init_lora_weights=false"); // random A and B: the merge really changes weights
         Path file = tmp.resolve("merged.onnx");
-        String[] r = run("export-onnx", "--adapter", adapter.toString(), "--out", file.toString());
+        String[] r = CliTest.run("export-onnx", "--adapter", adapter.toString(), "--out", file.toString());
         assertThat(r[0]).as(r[2]).isEqualTo("0");
-        List<String> printed = run("embed", "--adapter", adapter.toString(), "--text", TEXTS.get(0), "--text",
+        List<String> printed = CliTest.run("embed", "--adapter", adapter.toString(), "--text", TEXTS.get(0), "--text",
                 TEXTS.get(1))[1].strip().lines().toList();
-        List<String> base = run("embed", "--text", TEXTS.get(0))[1].strip().lines().toList();
+        List<String> base = CliTest.run("embed", "--text", TEXTS.get(0))[1].strip().lines().toList();
         float[][] ort = ortEmbeddings(file);
         for (int i = 0; i < TEXTS.size(); i++) {
-            assertThat(cosine(ort[i], vector(printed.get(i)))).as(TEXTS.get(i)).isGreaterThan(0.9999);
+            assertThat(cosine(ort[i], CliTest.parseVector(printed.get(i)))).as(TEXTS.get(i)).isGreaterThan(0.9999);
         }
-        assertThat(cosine(ort[0], vector(base.get(0)))).as("the adapter is in the file").isLessThan(0.999);
+        assertThat(cosine(ort[0], CliTest.parseVector(base.get(0)))).as("the adapter is in the file").isLessThan(0.999);
     }
 
     @Test
     void methodsThatCannotMergeAreNamedWithThoseThatCan() throws Exception {
         Path adapter = adapter("adapter");
-        String[] r = run("export-onnx", "--adapter", adapter.toString(), "--out", tmp.resolve("x.onnx").toString());
+        String[] r = CliTest.run("export-onnx", "--adapter", adapter.toString(), "--out", tmp.resolve("x.onnx").toString());
         assertThat(r[0]).isEqualTo("2");
         assertThat(r[2]).contains("BOTTLENECK adapters cannot be merged").contains("[IA3, LORA]");
         assertThat(tmp.resolve("x.onnx")).doesNotExist();
-        String[] folder = run("export-onnx", "--model", tmp.toString(), "--adapter", adapter.toString(), "--out",
+        String[] folder = CliTest.run("export-onnx", "--model", tmp.toString(), "--adapter", adapter.toString(), "--out",
                 tmp.resolve("y.onnx").toString());
         assertThat(folder[0]).isEqualTo("2");
         assertThat(folder[2]).contains("peft merge");
@@ -124,15 +106,6 @@ class ExportOnnxTest {
                 return emb;
             }
         }
-    }
-
-    private static float[] vector(String line) {
-        String[] parts = line.substring(1, line.length() - 1).split(",");
-        float[] v = new float[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            v[i] = Float.parseFloat(parts[i]);
-        }
-        return v;
     }
 
     private static double cosine(float[] a, float[] b) {
