@@ -1,0 +1,71 @@
+package org.peft4j.bench;
+
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
+
+/**
+ * The headline speed figures in one command, short runs, one JSON object with the ratios, so
+ * anyone can re-measure on their machine ({@code scripts/bench-report.sh}): encoder forward vs
+ * ONNX Runtime, LoRA unmerged and merged vs base, LoRA vs full training step, mixed vs sequential
+ * adapters at 16 tokens per row, ND4J vs DJL forward and LoRA step. About 6 minutes on 2 cores;
+ * the JMH benchmarks themselves give the careful figures.
+ */
+public final class SpeedReport {
+    private SpeedReport() {
+    }
+
+    public static void main(String[] args) throws RunnerException {
+        Map<String, Double> ms = new LinkedHashMap<>();
+        run(ms, EncoderForwardBench.class, "forward", Mode.AverageTime, 2, 3, Map.of("backend", "djl"),
+                r -> "forward_djl_" + r.getParams().getParam("variant"));
+        run(ms, EncoderForwardBench.class, "forward", Mode.AverageTime, 2, 3,
+                Map.of("backend", "nd4j", "variant", "base"), r -> "forward_nd4j_base");
+        run(ms, OrtForwardBench.class, "forward", Mode.AverageTime, 2, 3, Map.of(), r -> "forward_onnxruntime");
+        run(ms, TrainStepBench.class, "step", Mode.AverageTime, 3, 3, Map.of("backend", "djl"),
+                r -> "train_step_djl_" + r.getParams().getParam("method"));
+        run(ms, TrainStepBench.class, "step", Mode.SingleShotTime, 1, 2, Map.of("backend", "nd4j", "method", "lora"),
+                r -> "train_step_nd4j_lora");
+        run(ms, MixedBatchBench.class, "(mixed|sequential)$", Mode.AverageTime, 2, 3,
+                Map.of("backend", "djl", "tokens", "16"), r -> "adapters8_16tokens_" + r.getParams().getBenchmark()
+                        .substring(r.getParams().getBenchmark().lastIndexOf('.') + 1));
+        Map<String, Double> ratios = new LinkedHashMap<>();
+        ratios.put("encoder_djl_over_onnxruntime", ms.get("forward_djl_base") / ms.get("forward_onnxruntime"));
+        ratios.put("lora_unmerged_over_base", ms.get("forward_djl_lora") / ms.get("forward_djl_base"));
+        ratios.put("lora_merged_over_base", ms.get("forward_djl_merged") / ms.get("forward_djl_base"));
+        ratios.put("lora_step_over_full_step", ms.get("train_step_djl_lora") / ms.get("train_step_djl_full"));
+        ratios.put("sequential_over_mixed_16tokens", ms.get("adapters8_16tokens_sequential")
+                / ms.get("adapters8_16tokens_mixed"));
+        ratios.put("nd4j_over_djl_forward", ms.get("forward_nd4j_base") / ms.get("forward_djl_base"));
+        ratios.put("nd4j_over_djl_lora_step", ms.get("train_step_nd4j_lora") / ms.get("train_step_djl_lora"));
+        StringBuilder json = new StringBuilder("{\"machine\": \"" + Machine.describe().replace("\"", "'") + "\"");
+        ms.forEach((k, v) -> json.append(String.format(Locale.ROOT, ", \"%s_ms\": %.1f", k, v)));
+        ratios.forEach((k, v) -> json.append(String.format(Locale.ROOT, ", \"%s\": %.2f", k, v)));
+        System.out.println(json.append('}'));
+    }
+
+    private static void run(Map<String, Double> out, Class<?> bench, String method, Mode mode, int warmups,
+            int iterations, Map<String, String> params, java.util.function.Function<RunResult, String> name)
+            throws RunnerException {
+        ChainedOptionsBuilder o = new OptionsBuilder().include(bench.getSimpleName() + "." + method).forks(1)
+                .mode(mode).timeUnit(TimeUnit.MILLISECONDS).warmupIterations(warmups)
+                .warmupTime(TimeValue.seconds(2)).measurementIterations(iterations)
+                .measurementTime(TimeValue.seconds(2)).verbosity(VerboseMode.SILENT);
+        params.forEach(o::param);
+        Collection<RunResult> results = new Runner(o.build()).run();
+        for (RunResult r : results) {
+            out.put(name.apply(r), r.getPrimaryResult().getScore());
+            System.err.printf(Locale.ROOT, "%-40s %10.1f ms%n", name.apply(r), r.getPrimaryResult().getScore());
+        }
+    }
+}
