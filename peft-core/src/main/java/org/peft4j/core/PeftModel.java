@@ -124,33 +124,36 @@ public final class PeftModel {
      * {@link #setAdapter} selects them.
      */
     public void addAdapter(String name, PeftConfig config) {
-        lock.writeLock().lock();
-        try {
-            if (name == null || name.isEmpty() || name.contains(".") || name.equals(RowAdapters.BASE)) {
-                throw new PeftException("adapter name must be non-empty, without '.' and not " + RowAdapters.BASE
-                        + ", got '" + name + "'");
-            }
-            if (adapters.containsKey(name)) {
-                throw new PeftException("adapter '" + name + "' already exists; adapters: " + adapters.keySet());
-            }
-            Tuner<?> tuner = registry.tuner(config.peftType());
-            List<String> saved = modulesToSave(config, true); // nothing to save fails here, before anything is injected
-            Map<String, long[]> planned = plannedState(tuner, config);
-            if (planned != null) {
-                checkBudget(name, tuner, config, planned);
-            }
-            inject(tuner, config, name);
-            for (String path : saved) {
-                model.find(path).setTrainable(true);
-            }
-            adapters.put(name, config);
-            if (active.isEmpty()) {
-                active.add(name);
-            } else {
-                tuner.setActive(model, name, false);
-            }
-        } finally {
-            lock.writeLock().unlock();
+        exclusive(() -> add(name, config, true));
+    }
+
+    /**
+     * {@link #addAdapter} under the caller's exclusive section; {@code planBudget}: false when the
+     * caller has already checked the planned tensors against the budget.
+     */
+    private void add(String name, PeftConfig config, boolean planBudget) {
+        if (name == null || name.isEmpty() || name.contains(".") || name.equals(RowAdapters.BASE)) {
+            throw new PeftException("adapter name must be non-empty, without '.' and not " + RowAdapters.BASE
+                    + ", got '" + name + "'");
+        }
+        if (adapters.containsKey(name)) {
+            throw new PeftException("adapter '" + name + "' already exists; adapters: " + adapters.keySet());
+        }
+        Tuner<?> tuner = registry.tuner(config.peftType());
+        List<String> saved = modulesToSave(config, true); // nothing to save fails here, before anything is injected
+        Map<String, long[]> planned = planBudget ? plannedState(tuner, config) : null;
+        if (planned != null) {
+            checkBudget(name, tuner, config, planned);
+        }
+        inject(tuner, config, name);
+        for (String path : saved) {
+            model.find(path).setTrainable(true);
+        }
+        adapters.put(name, config);
+        if (active.isEmpty()) {
+            active.add(name);
+        } else {
+            tuner.setActive(model, name, false);
         }
     }
 
@@ -206,10 +209,7 @@ public final class PeftModel {
             return; // the method cannot tell: checked after injection instead
         }
         Map<String, long[]> expected = new LinkedHashMap<>(planned);
-        String prefix = tuner.isPromptLearning() ? "base_model." : "base_model.model.";
-        for (String path : modulesToSave(config)) {
-            model.find(path).namedParameters().forEach((k, p) -> expected.put(prefix + path + "." + k, p.value().shape()));
-        }
+        modulesToSaveState(tuner, config).forEach((k, p) -> expected.put(k, p.value().shape()));
         checkFits(tuner, config, expected, inFile); // the file explains a mismatch best, so it goes first
         checkBudget(name, tuner, config, planned);
     }
@@ -240,7 +240,7 @@ public final class PeftModel {
     }
 
     /** A readable line for many names: the count and the first few. */
-    static String summary(Set<String> names) {
+    private static String summary(Set<String> names) {
         if (names.isEmpty()) {
             return "nothing";
         }
@@ -286,9 +286,14 @@ public final class PeftModel {
     }
 
     private Map<String, Parameter> modulesToSaveState(Tuner<?> tuner, String name) {
+        return modulesToSaveState(tuner, config(name));
+    }
+
+    /** The parameters {@code config}'s {@code modules_to_save} name, by HF file name. */
+    private Map<String, Parameter> modulesToSaveState(Tuner<?> tuner, PeftConfig config) {
         Map<String, Parameter> out = new LinkedHashMap<>();
         String prefix = tuner.isPromptLearning() ? "base_model." : "base_model.model.";
-        for (String path : modulesToSave(config(name))) {
+        for (String path : modulesToSave(config)) {
             model.find(path).namedParameters().forEach((k, v) -> out.put(prefix + path + "." + k, v));
         }
         return out;
@@ -354,8 +359,9 @@ public final class PeftModel {
     public void loadAdapter(String name, Path dir) {
         exclusive(() -> {
             PeftConfig config = AdapterFiles.readConfig(dir, registry);
-            checkBeforeLoad(name, config, AdapterFiles.readShapes(dir));
-            loadAdapter(name, AdapterFiles.load(dir, registry));
+            Map<String, long[]> inFile = AdapterFiles.readShapes(dir);
+            checkBeforeLoad(name, config, inFile);
+            load(name, config, inFile, AdapterFiles.readTensors(dir));
         });
     }
 
@@ -365,32 +371,33 @@ public final class PeftModel {
      * injected, so a file that does not fit leaves the model unchanged.
      */
     public void loadAdapter(String name, AdapterFiles.Loaded loaded) {
-        lock.writeLock().lock();
-        try {
-            PeftConfig config = loaded.config();
-            Tuner<?> planner = registry.tuner(config.peftType());
+        exclusive(() -> {
             Map<String, long[]> inFile = new LinkedHashMap<>();
             loaded.tensors().forEach((k, t) -> inFile.put(k, t.shape()));
-            checkBeforeLoad(name, config, inFile);
-            addAdapter(name, config);
-            try {
-                Map<String, long[]> expected = new LinkedHashMap<>();
-                savedState(name).forEach((k, t) -> expected.put(k, t.shape()));
-                checkFits(planner, config, expected, inFile);
-            } catch (PeftException e) {
-                deleteAdapter(name);
-                throw e;
-            }
-            Tuner<?> tuner = tuner(name);
-            Backend backend = model.backend();
-            Map<String, Tensor> own = new LinkedHashMap<>();
-            tuner.savedState(model, name).keySet()
-                    .forEach(k -> own.put(k, loaded.tensors().get(stateKey(tuner, k)).to(backend)));
-            tuner.loadState(model, name, own);
-            modulesToSaveState(tuner, name).forEach((k, p) -> p.set(loaded.tensors().get(k).to(backend)));
-        } finally {
-            lock.writeLock().unlock();
+            checkBeforeLoad(name, loaded.config(), inFile);
+            load(name, loaded.config(), inFile, loaded.tensors());
+        });
+    }
+
+    /** Injects a checked adapter, checks what it made against the file once more, and fills it from the file. */
+    private void load(String name, PeftConfig config, Map<String, long[]> inFile, Map<String, HostTensor> tensors) {
+        add(name, config, false); // planned sizes and the budget were checked by checkBeforeLoad
+        Tuner<?> tuner = tuner(name);
+        try {
+            // a safety net for methods that cannot plan their sizes (savedShapes null)
+            Map<String, long[]> made = new LinkedHashMap<>();
+            savedState(name).forEach((k, t) -> made.put(k, t.shape()));
+            checkFits(tuner, config, made, inFile);
+        } catch (PeftException e) {
+            deleteAdapter(name);
+            throw e;
         }
+        Backend backend = model.backend();
+        Map<String, Tensor> own = new LinkedHashMap<>();
+        tuner.savedState(model, name).keySet()
+                .forEach(k -> own.put(k, tensors.get(stateKey(tuner, k)).to(backend)));
+        tuner.loadState(model, name, own);
+        modulesToSaveState(tuner, name).forEach((k, p) -> p.set(tensors.get(k).to(backend)));
     }
 
     /**

@@ -37,14 +37,12 @@ public final class PeftEmbeddingModel implements EmbeddingModel, AutoCloseable {
     private final Tokenizer tokenizer;
     private final Backend ownedBackend;
     private final String name;
-    private final int dimension;
 
     private PeftEmbeddingModel(SentenceEmbedder embedder, Tokenizer tokenizer, Backend ownedBackend, String name) {
         this.embedder = embedder;
         this.tokenizer = tokenizer;
         this.ownedBackend = ownedBackend;
         this.name = name;
-        this.dimension = embedder.dimension();
     }
 
     /** A builder: the bundled MiniLM on the default backend, no adapter, 256 tokens, batches of 32. */
@@ -65,7 +63,7 @@ public final class PeftEmbeddingModel implements EmbeddingModel, AutoCloseable {
 
     @Override
     public int dimension() {
-        return dimension;
+        return embedder.dimension();
     }
 
     @Override

@@ -28,28 +28,30 @@ public final class PrefixTuningTuner extends PromptLearningTuner<PrefixTuningCon
         return found;
     }
 
-    @Override
-    protected PrefixEncoder create(Module model, PrefixTuningConfig c, TunerContext context) {
-        List<KeyValuePrefix.Attention> attention = attention(model);
-        KeyValuePrefix.Attention first = attention.get(0);
-        int layers = attention.size();
-        int heads = first.heads();
-        long headDim = first.headDim();
-        checkSize("num_layers", c.prompt().numLayers(), layers);
-        checkSize("num_attention_heads", c.prompt().numAttentionHeads(), heads);
-        checkSize("token_dim", c.prompt().tokenDim(), heads * headDim);
-        long hidden = c.encoderHiddenSize() == null ? heads * headDim : c.encoderHiddenSize();
-        return new PrefixEncoder(context.backend(), c.prompt().numVirtualTokens(), layers, heads, headDim,
-                c.prefixProjection(), hidden, context.init());
-    }
-
-    @Override
-    protected long[] tableShape(Module model, PrefixTuningConfig c) {
+    /** The model's attention layers, with the sizes the config gives checked against them. */
+    private static List<KeyValuePrefix.Attention> checkedAttention(Module model, PrefixTuningConfig c) {
         List<KeyValuePrefix.Attention> attention = attention(model);
         KeyValuePrefix.Attention first = attention.get(0);
         checkSize("num_layers", c.prompt().numLayers(), attention.size());
         checkSize("num_attention_heads", c.prompt().numAttentionHeads(), first.heads());
         checkSize("token_dim", c.prompt().tokenDim(), first.heads() * first.headDim());
+        return attention;
+    }
+
+    @Override
+    protected PrefixEncoder create(Module model, PrefixTuningConfig c, TunerContext context) {
+        List<KeyValuePrefix.Attention> attention = checkedAttention(model, c);
+        int heads = attention.get(0).heads();
+        long headDim = attention.get(0).headDim();
+        long hidden = c.encoderHiddenSize() == null ? heads * headDim : c.encoderHiddenSize();
+        return new PrefixEncoder(context.backend(), c.prompt().numVirtualTokens(), attention.size(), heads, headDim,
+                c.prefixProjection(), hidden, context.init());
+    }
+
+    @Override
+    protected long[] tableShape(Module model, PrefixTuningConfig c) {
+        List<KeyValuePrefix.Attention> attention = checkedAttention(model, c);
+        KeyValuePrefix.Attention first = attention.get(0);
         return new long[] {c.prompt().numVirtualTokens(), attention.size() * 2L * first.heads() * first.headDim()};
     }
 

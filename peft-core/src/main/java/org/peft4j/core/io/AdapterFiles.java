@@ -60,7 +60,12 @@ public final class AdapterFiles {
 
     /** Loads an adapter folder, binding the config through the registry. */
     public static Loaded load(Path dir, PeftRegistry registry) {
-        return new Loaded(readConfig(dir, registry), Safetensors.read(dir.resolve(WEIGHTS_FILE)));
+        return new Loaded(readConfig(dir, registry), readTensors(dir));
+    }
+
+    /** An adapter folder's tensors by HF name. */
+    public static Map<String, HostTensor> readTensors(Path dir) {
+        return Safetensors.read(dir.resolve(WEIGHTS_FILE));
     }
 
     /** An adapter folder's config, bound through the registry; the weights file must be there too. */

@@ -37,9 +37,9 @@ public final class SentenceEmbedder {
         this.batchSize = batchSize;
     }
 
-    /** The width of the embeddings. */
+    /** The width of the embeddings: the encoder's hidden size. */
     public int dimension() {
-        return embed(List.of("dimension"))[0].length;
+        return bert.config().hiddenSize();
     }
 
     /** One embedding per text, in order. */
