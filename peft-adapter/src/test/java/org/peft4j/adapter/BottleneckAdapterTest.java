@@ -35,17 +35,11 @@ class BottleneckAdapterTest {
         return BottleneckConfig.builder(preset).bottleneckSize(M).modulesToSave("classifier").build();
     }
 
-    private static PeftModel peft(Backend b, BottleneckConfig c) {
-        PeftModel m = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
-        m.addAdapter("default", c);
-        return m;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"djl", "nd4j"})
     void everyPresetStartsAsTheBaseModelWithTheDocumentedParameterCount(String name) {
         try (Backend b = Peft.backend(name)) {
-            PeftModel plain = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
+            PeftModel plain = TinyBert.plain(b);
             float[] base = TinyBert.out(plain);
             long baseTotal = plain.parameterCount().total();
             long d = TinyBert.HIDDEN;
@@ -57,18 +51,18 @@ class BottleneckAdapterTest {
                     // parallel beside the FFN's output projection: reads the intermediate activations
                     "parallel", TinyBert.LAYERS * (M * TinyBert.INTERMEDIATE + M + d * M + d));
             for (String preset : new String[] {"pfeiffer", "houlsby", "parallel"}) {
-                PeftModel m = peft(b, config(preset));
+                PeftModel m = TinyBert.withAdapter(b, config(preset));
                 assertThat(Reference.maxAbsDiff(TinyBert.out(m), base)).as(preset).isLessThanOrEqualTo(1e-5f);
                 assertThat(m.parameterCount().trainable()).as(preset).isEqualTo(expected.get(preset) + TinyBert.HEAD);
                 assertThat(m.parameterCount().total()).as(preset).isEqualTo(baseTotal + expected.get(preset));
             }
-            PeftModel houlsby = peft(b, config("houlsby"));
+            PeftModel houlsby = TinyBert.withAdapter(b, config("houlsby"));
             assertThat(houlsby.model().find(ATT)).isInstanceOf(BottleneckLayer.class);
-            PeftModel pfeiffer = peft(b, config("pfeiffer"));
+            PeftModel pfeiffer = TinyBert.withAdapter(b, config("pfeiffer"));
             assertThat(pfeiffer.model().find(ATT).getClass()).isEqualTo(InsertionPoint.class);
             assertThat(pfeiffer.model().find(FFN)).isInstanceOf(BottleneckLayer.class);
             // reduction_factor sizes the bottleneck when no explicit size is given: 16 / 4 = 4
-            PeftModel reduced = peft(b, BottleneckConfig.builder("pfeiffer").reductionFactor(4).build());
+            PeftModel reduced = TinyBert.withAdapter(b, BottleneckConfig.builder("pfeiffer").reductionFactor(4).build());
             assertThat(reduced.adapterState("default").get("base_model.model." + FFN + ".adapter_down.weight").value()
                     .shape()).containsExactly(4, 16);
         }
@@ -78,11 +72,11 @@ class BottleneckAdapterTest {
     void leaveOutSkipsTheListedLayers() {
         try (Backend b = Peft.backend("djl")) {
             assertThat(Peft.registry().tuner("BOTTLENECK").configClass()).isEqualTo(BottleneckConfig.class);
-            PeftModel m = peft(b, BottleneckConfig.builder("houlsby").bottleneckSize(M).leaveOut(0).build());
+            PeftModel m = TinyBert.withAdapter(b, BottleneckConfig.builder("houlsby").bottleneckSize(M).leaveOut(0).build());
             assertThat(m.model().find(FFN).getClass()).isEqualTo(InsertionPoint.class);
             assertThat(m.model().find(ATT).getClass()).isEqualTo(InsertionPoint.class);
             assertThat(m.model().find("bert.encoder.layer.1.output.adapter")).isInstanceOf(BottleneckLayer.class);
-            assertThatThrownBy(() -> peft(b, BottleneckConfig.builder("pfeiffer").leaveOut(0, 1).build()))
+            assertThatThrownBy(() -> TinyBert.withAdapter(b, BottleneckConfig.builder("pfeiffer").leaveOut(0, 1).build()))
                     .isInstanceOf(PeftException.class).hasMessageContaining("leave_out=[0, 1]")
                     .hasMessageContaining(FFN);
         }
@@ -93,7 +87,7 @@ class BottleneckAdapterTest {
     void trainingLowersTheLossAndChangesOnlyTheAdapterAndTheHead(String name) {
         try (Backend b = Peft.backend(name)) {
             for (String preset : new String[] {"houlsby", "parallel"}) {
-                PeftModel m = peft(b, config(preset));
+                PeftModel m = TinyBert.withAdapter(b, config(preset));
                 Map<String, float[]> before = TinyBert.snapshot(m);
                 float[] loss = TinyBert.train(m, 10, 1e-2f);
                 assertThat(loss[1]).as(preset).isLessThan(loss[0]);
@@ -114,7 +108,7 @@ class BottleneckAdapterTest {
         float[] trained;
         Map<String, HostTensor> saved = new java.util.LinkedHashMap<>();
         try (Backend b = Peft.backend("djl")) {
-            PeftModel m = peft(b, config("houlsby"));
+            PeftModel m = TinyBert.withAdapter(b, config("houlsby"));
             TinyBert.train(m, 3, 1e-2f);
             trained = TinyBert.out(m);
             m.savedState("default").forEach((k, t) -> saved.put(k, HostTensor.of(t)));
@@ -151,7 +145,7 @@ class BottleneckAdapterTest {
     @ValueSource(strings = {"djl", "nd4j"})
     void switchingDeletingAndMergingBehaveAsDocumented(String name) {
         try (Backend b = Peft.backend(name)) {
-            PeftModel m = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
+            PeftModel m = TinyBert.plain(b);
             float[] base = TinyBert.out(m);
             long baseTotal = m.parameterCount().total();
             // no modules_to_save here: deleting both adapters must give back the base model exactly
@@ -193,7 +187,7 @@ class BottleneckAdapterTest {
     @ValueSource(strings = {"djl", "nd4j"})
     void aMixedBatchRoutesEachRowThroughItsOwnAdapter(String name) {
         try (Backend b = Peft.backend(name)) {
-            PeftModel m = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
+            PeftModel m = TinyBert.plain(b);
             // a: Houlsby in series with its LayerNorm; b: parallel beside the FFN
             m.addAdapter("a", BottleneckConfig.builder("houlsby").bottleneckSize(M).build());
             m.addAdapter("b", BottleneckConfig.builder("parallel").bottleneckSize(M).build());

@@ -37,20 +37,14 @@ class Ia3Test {
                 .initIa3Weights(init).modulesToSave("classifier").build();
     }
 
-    private static PeftModel peft(Backend b, Ia3Config c) {
-        PeftModel m = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
-        m.addAdapter("default", c);
-        return m;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"djl", "nd4j"})
     void startsAsTheBaseModelWithOneScalePerFeature(String name) {
         try (Backend b = Peft.backend(name)) {
-            PeftModel plain = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
+            PeftModel plain = TinyBert.plain(b);
             float[] base = TinyBert.out(plain);
             long baseTotal = plain.parameterCount().total();
-            PeftModel m = peft(b, config(true));
+            PeftModel m = TinyBert.withAdapter(b, config(true));
             assertThat(TinyBert.out(m)).containsExactly(base);
             assertThat(((Ia3Linear) m.model().find(KEY)).isFeedforward()).isFalse();
             assertThat(((Ia3Linear) m.model().find(FFN_OUT)).isFeedforward()).isTrue();
@@ -73,7 +67,7 @@ class Ia3Test {
     @ValueSource(strings = {"djl", "nd4j"})
     void mergedEqualsUnmergedAndUnmergeRestoresTheBaseWeights(String name) {
         try (Backend b = Peft.backend(name)) {
-            PeftModel m = peft(b, config(false));
+            PeftModel m = TinyBert.withAdapter(b, config(false));
             float[] base;
             try (var off = m.disableAdapter()) {
                 base = TinyBert.out(m);
@@ -111,7 +105,7 @@ class Ia3Test {
     @ValueSource(strings = {"djl", "nd4j"})
     void trainingLowersTheLossAndChangesOnlyTheVectorsAndTheHead(String name) {
         try (Backend b = Peft.backend(name)) {
-            PeftModel m = peft(b, config(true));
+            PeftModel m = TinyBert.withAdapter(b, config(true));
             Map<String, float[]> before = TinyBert.snapshot(m);
             float[] loss = TinyBert.train(m, 10, 1e-2f);
             assertThat(loss[1]).isLessThan(loss[0]);
@@ -128,7 +122,7 @@ class Ia3Test {
         float[] trained;
         Map<String, HostTensor> saved = new LinkedHashMap<>();
         try (Backend b = Peft.backend("nd4j")) {
-            PeftModel m = peft(b, config(true));
+            PeftModel m = TinyBert.withAdapter(b, config(true));
             TinyBert.train(m, 3, 1e-2f);
             trained = TinyBert.out(m);
             m.savedState("default").forEach((k, t) -> saved.put(k, HostTensor.of(t)));
@@ -155,7 +149,7 @@ class Ia3Test {
     @Test
     void deleteRestoresPlainLinearsAndUnknownTargetsAreNamed() {
         try (Backend b = Peft.backend("djl")) {
-            PeftModel m = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
+            PeftModel m = TinyBert.plain(b);
             long total = m.parameterCount().total();
             m.addAdapter("a", Ia3Config.builder().targetModules("key", "value").initIa3Weights(false).build());
             m.addAdapter("b", Ia3Config.builder().targetModules("value").initIa3Weights(false).build());
@@ -189,7 +183,7 @@ class Ia3Test {
     @ValueSource(strings = {"djl", "nd4j"})
     void aMixedBatchRoutesEachRowThroughItsOwnAdapter(String name) {
         try (Backend b = Peft.backend(name)) {
-            PeftModel m = new PeftModel(TinyBert.model(b), Peft.registry(), 5);
+            PeftModel m = TinyBert.plain(b);
             m.addAdapter("a", config(true));
             m.addAdapter("b", Ia3Config.builder().targetModules("query", "output.dense").feedforwardModules("output.dense")
                     .build());

@@ -47,6 +47,18 @@ public final class TinyBert {
         return m;
     }
 
+    /** The model wrapped for PEFT (seed 5), with no adapter. */
+    public static PeftModel plain(Backend b) {
+        return new PeftModel(model(b), org.peft4j.core.Peft.registry(), 5);
+    }
+
+    /** The model wrapped for PEFT (seed 5) with {@code config} added as {@code default}. */
+    public static PeftModel withAdapter(Backend b, org.peft4j.api.config.PeftConfig config) {
+        PeftModel m = plain(b);
+        m.addAdapter("default", config);
+        return m;
+    }
+
     /** Logits (4, 2) for the fixed batch. */
     public static Tensor logits(PeftModel m) {
         Backend b = m.model().backend();
