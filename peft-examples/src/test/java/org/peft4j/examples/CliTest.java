@@ -42,13 +42,13 @@ class CliTest {
     }
 
     /** The repository's SST-2 files, from the module folder Maven runs tests in. */
-    private static Path sst2(String file) {
+    static Path sst2(String file) {
         Path p = Path.of("..", "data", "sst2", file);
         assertThat(p).isRegularFile();
         return p;
     }
 
-    private static Path head(Path from, int lines, Path to) throws Exception {
+    static Path head(Path from, int lines, Path to) throws Exception {
         Files.write(to, Files.readAllLines(from).subList(0, lines + 1));
         return to;
     }

@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 @Command(name = "peft", mixinStandardHelpOptions = true, version = "peft4j 0.1.0-SNAPSHOT",
         description = "Parameter-efficient fine-tuning on the JVM.",
         subcommands = {ListCommand.class, TrainCommand.class, EvalCommand.class, EmbedCommand.class,
-                MergeCommand.class, ExportOnnxCommand.class, GenerateCommand.class, TrainLmCommand.class, CommandLine.HelpCommand.class})
+                MergeCommand.class, ExportOnnxCommand.class, GenerateCommand.class, TrainLmCommand.class, ServeCommand.class, LoadtestCommand.class,
+                CommandLine.HelpCommand.class})
 public final class PeftCli {
 
     public static void main(String[] args) {

@@ -1,5 +1,6 @@
 package org.peft4j.models.task;
 
+import org.peft4j.api.PeftException;
 import org.peft4j.core.PeftModelFactory;
 import org.peft4j.core.PeftModel;
 import org.peft4j.api.backend.Parameter;
@@ -27,18 +28,49 @@ public final class Classifiers {
     }
 
     /**
+     * A trained classification head as an adapter file holds it ({@code modules_to_save}).
+     *
+     * @param weight (labels, hidden)
+     * @param bias (labels)
+     */
+    public record Head(HostTensor weight, HostTensor bias) {
+        /** The number of classes. */
+        public int labels() {
+            return (int) weight.shape()[0];
+        }
+    }
+
+    /** The classification head the adapter saved, or null when it saved none; a half head or mismatched shapes fail. */
+    public static Head head(AdapterFiles.Loaded adapter) {
+        HostTensor w = null;
+        HostTensor b = null;
+        for (var e : adapter.tensors().entrySet()) {
+            if (e.getKey().endsWith(".classifier.weight")) {
+                w = e.getValue();
+            } else if (e.getKey().endsWith(".classifier.bias")) {
+                b = e.getValue();
+            }
+        }
+        if (w == null && b == null) {
+            return null;
+        }
+        if (w == null || b == null || w.shape().length != 2 || b.shape().length != 1 || b.shape()[0] != w.shape()[0]) {
+            throw new PeftException("the adapter's classification head is malformed: classifier.weight "
+                    + (w == null ? "missing" : java.util.Arrays.toString(w.shape())) + ", classifier.bias "
+                    + (b == null ? "missing" : java.util.Arrays.toString(b.shape())) + "; expected (labels, hidden) and (labels)");
+        }
+        return new Head(w, b);
+    }
+
+    /**
      * The model with {@code adapter} loaded as {@code default}. The number of labels comes from
      * the adapter's saved head, else the model folder's head, else {@code dataLabels}.
      */
     public static Loaded load(PretrainedEncoder encoder, PeftModelFactory factory, AdapterFiles.Loaded adapter, int dataLabels) {
         int labels = encoder.headLabels() > 0 ? encoder.headLabels() : dataLabels;
-        if (adapter != null) {
-            for (var e : adapter.tensors().entrySet()) {
-                if (e.getKey().endsWith(".classifier.weight")) {
-                    HostTensor head = e.getValue();
-                    labels = (int) head.shape()[0];
-                }
-            }
+        Head head = adapter == null ? null : head(adapter);
+        if (head != null) {
+            labels = head.labels();
         }
         BertForSequenceClassification net = encoder.classifier(factory.backend(), labels, 42);
         if (adapter == null) {

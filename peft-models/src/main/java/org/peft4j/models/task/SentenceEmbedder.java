@@ -42,6 +42,19 @@ public final class SentenceEmbedder {
         return bert.config().hiddenSize();
     }
 
+    /**
+     * The encoder's last hidden state of {@code enc}, mean-pooled over the real tokens (soft-prompt
+     * positions included), not normalised: (batch, hidden). Normalised it is the sentence embedding;
+     * as it is, the input of the classification head.
+     */
+    public static Tensor meanPooled(BertModel bert, Tokenizer.Batch enc) {
+        Backend b = bert.backend();
+        long[] shape = enc.shape();
+        Tensor mask = b.fromLongs(enc.attentionMask(), shape);
+        Tensor hidden = bert.forward(b.fromLongs(enc.inputIds(), shape), mask, b.fromLongs(enc.tokenTypeIds(), shape));
+        return BertModel.meanPool(hidden, bert.fullMask(mask, hidden.size(1) - enc.seqLen()));
+    }
+
     /** One embedding per text, in order. */
     public float[][] embed(List<String> texts) {
         Backend b = bert.backend();
@@ -49,12 +62,7 @@ public final class SentenceEmbedder {
         for (int start = 0; start < texts.size(); start += batchSize) {
             List<String> batch = texts.subList(start, Math.min(texts.size(), start + batchSize));
             try (Scope s = b.scope()) {
-                Tokenizer.Batch enc = tokenizer.encode(batch, maxLength);
-                long[] shape = {enc.batchSize(), enc.seqLen()};
-                Tensor mask = b.fromLongs(enc.attentionMask(), shape);
-                Tensor hidden = bert.forward(b.fromLongs(enc.inputIds(), shape), mask, b.fromLongs(enc.tokenTypeIds(), shape));
-                Tensor pooled = BertModel.l2Normalize(BertModel.meanPool(hidden,
-                        bert.fullMask(mask, hidden.size(1) - enc.seqLen())));
+                Tensor pooled = BertModel.l2Normalize(meanPooled(bert, tokenizer.encode(batch, maxLength)));
                 float[] v = pooled.toFloatArray();
                 int dim = (int) pooled.size(1);
                 for (int i = 0; i < batch.size(); i++) {

@@ -1,0 +1,190 @@
+package org.peft4j.serve;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.peft4j.api.backend.Backend;
+import org.peft4j.api.backend.Scope;
+import org.peft4j.api.backend.Tensor;
+import org.peft4j.core.PeftModel;
+import org.peft4j.models.bert.BertModel;
+import org.peft4j.models.task.SentenceEmbedder;
+import org.peft4j.models.text.Tokenizer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Cross-adapter batching: rows of every request, whatever adapter they name, wait in one queue;
+ * one thread takes what arrives within {@code maxWaitMs} of the first (up to {@code maxBatchRows}),
+ * sorts it by length, cuts it where the padded length would jump to the next bucket, and runs each
+ * part as one mixed-adapter forward pass ({@link PeftModel#withRowAdapters}). Each row gets exactly
+ * what it would get alone: its adapter's sentence embedding or its head's class probabilities.
+ */
+final class Batcher implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Batcher.class);
+    /** Rows up to this many tokens share a forward pass whatever their lengths: short rows pad cheaply. */
+    private static final int SMALLEST_BUCKET = 32;
+
+    /**
+     * One input of a request.
+     *
+     * @param adapter whose weights it runs through (a use taken with {@link ServedAdapters#acquire})
+     * @param tokens its token count, special tokens included (after truncation)
+     * @param classify class probabilities (true) or the sentence embedding (false)
+     * @param result completed by the batching thread
+     */
+    record Row(ServedAdapters.Served adapter, String text, int tokens, boolean classify, CompletableFuture<float[]> result) {
+    }
+
+    private final PeftModel peft;
+    private final BertModel bert;
+    private final Tokenizer tokenizer;
+    private final ServedAdapters adapters;
+    private final Metrics metrics;
+    private final int maxLength;
+    private final int maxBatchRows;
+    private final long maxWaitNanos;
+    private final int maxQueue;
+    private final LinkedBlockingQueue<Row> queue = new LinkedBlockingQueue<>();
+    private final AtomicInteger pending = new AtomicInteger();
+    private final Thread thread;
+    private volatile boolean stopping;
+
+    Batcher(PeftModel peft, BertModel bert, Tokenizer tokenizer, ServedAdapters adapters, Metrics metrics,
+            ServeOptions options) {
+        this.peft = peft;
+        this.bert = bert;
+        this.tokenizer = tokenizer;
+        this.adapters = adapters;
+        this.metrics = metrics;
+        this.maxLength = options.maxLength();
+        this.maxBatchRows = options.maxBatchRows();
+        this.maxWaitNanos = TimeUnit.MILLISECONDS.toNanos(options.maxWaitMs());
+        this.maxQueue = options.maxQueue();
+        this.thread = new Thread(this::loop, "peft-batcher");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** Queues all of {@code rows} or none: 429 when they do not fit, 503 once stopping. */
+    void submit(List<Row> rows) {
+        if (stopping) {
+            throw ApiError.shuttingDown();
+        }
+        int n = rows.size();
+        while (true) {
+            int now = pending.get();
+            if (now + n > maxQueue) {
+                throw ApiError.queueFull("the queue holds " + now + " rows and takes at most " + maxQueue
+                        + " (--max-queue); retry later");
+            }
+            if (pending.compareAndSet(now, now + n)) {
+                break;
+            }
+        }
+        queue.addAll(rows);
+        metrics.queueDepth(pending.get());
+    }
+
+    /** Rows queued and not yet taken. */
+    int pending() {
+        return pending.get();
+    }
+
+    private void loop() {
+        while (!stopping || !queue.isEmpty()) {
+            try {
+                Row first = queue.poll(50, TimeUnit.MILLISECONDS);
+                adapters.reap();
+                if (first == null) {
+                    continue;
+                }
+                List<Row> batch = new ArrayList<>();
+                batch.add(first);
+                long deadline = System.nanoTime() + maxWaitNanos;
+                while (batch.size() < maxBatchRows) {
+                    long left = deadline - System.nanoTime();
+                    Row next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+                    if (next == null) {
+                        break;
+                    }
+                    batch.add(next);
+                }
+                metrics.queueDepth(pending.addAndGet(-batch.size()));
+                run(batch);
+                adapters.reap();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (RuntimeException e) {
+                LOG.error("batching loop: {}", e.toString(), e);
+            }
+        }
+        for (Row r; (r = queue.poll()) != null; ) {
+            r.result().completeExceptionally(ApiError.shuttingDown());
+        }
+    }
+
+    /** Runs {@code batch} as few length-bucketed forward passes. */
+    private void run(List<Row> batch) {
+        batch.sort(Comparator.comparingInt(Row::tokens));
+        int start = 0;
+        for (int i = 1; i <= batch.size(); i++) {
+            if (i == batch.size() || bucket(batch.get(i).tokens()) != bucket(batch.get(start).tokens())) {
+                forward(batch.subList(start, i));
+                start = i;
+            }
+        }
+    }
+
+    private static int bucket(int tokens) {
+        return tokens <= SMALLEST_BUCKET ? SMALLEST_BUCKET : Integer.highestOneBit(tokens - 1) << 1;
+    }
+
+    private void forward(List<Row> rows) {
+        metrics.batch(rows.size());
+        Backend b = bert.backend();
+        try (Scope s = b.scope()) {
+            Tokenizer.Batch enc = tokenizer.encode(rows.stream().map(Row::text).toList(), maxLength);
+            List<String> route = rows.stream().map(r -> r.adapter().internal()).toList();
+            Tensor pooled = peft.withRowAdapters(route, () -> SentenceEmbedder.meanPooled(bert, enc));
+            int hidden = (int) pooled.size(1);
+            float[] raw = pooled.toFloatArray();
+            float[] unit = rows.stream().allMatch(Row::classify) ? null
+                    : BertModel.l2Normalize(pooled).toFloatArray();
+            for (int i = 0; i < rows.size(); i++) {
+                Row r = rows.get(i);
+                float[] out;
+                if (r.classify()) {
+                    out = r.adapter().head().probabilities(raw, i * hidden);
+                } else {
+                    out = new float[hidden];
+                    System.arraycopy(unit, i * hidden, out, 0, hidden);
+                }
+                r.result().complete(out);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("forward pass of {} rows failed: {}", rows.size(), e.toString());
+            rows.forEach(r -> r.result().completeExceptionally(e));
+        }
+    }
+
+    /** Stops taking requests, finishes the queued rows (waiting up to {@code timeoutMs}) and stops the thread. */
+    void drain(long timeoutMs) {
+        stopping = true;
+        try {
+            thread.join(timeoutMs);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        drain(30_000);
+    }
+}
