@@ -59,6 +59,8 @@ public final class PeftServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PeftServer.class);
     /** The largest request body read; larger ones get 413. */
     public static final int MAX_BODY_BYTES = 1 << 20;
+    /** An oversized body up to this size is read and dropped so the client receives its 413. */
+    private static final long MAX_DRAINED_BYTES = 16L << 20;
     private static final long REQUEST_TIMEOUT_SECONDS = 300;
     private static final int HTTP_THREADS = 64;
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -364,7 +366,7 @@ public final class PeftServer implements AutoCloseable {
         if (length != null) {
             try {
                 if (Long.parseLong(length.trim()) > MAX_BODY_BYTES) {
-                    throw tooLarge();
+                    throw tooLarge(ex);
                 }
             } catch (NumberFormatException e) {
                 throw ApiError.badRequest("Content-Length '" + length + "' is not a number");
@@ -377,7 +379,7 @@ public final class PeftServer implements AutoCloseable {
             throw ApiError.badRequest("cannot read the request body: " + e.getMessage());
         }
         if (bytes.length > MAX_BODY_BYTES) {
-            throw tooLarge();
+            throw tooLarge(ex);
         }
         JsonNode node;
         try {
@@ -393,7 +395,21 @@ public final class PeftServer implements AutoCloseable {
         return (ObjectNode) node;
     }
 
-    private static ApiError tooLarge() {
+    /**
+     * The 413 error, after reading (and dropping) the rest of a moderately large body: a connection
+     * closed with unread data is reset, and the client would lose the answer. Bodies beyond
+     * {@link #MAX_DRAINED_BYTES} are not read; their connection is simply closed.
+     */
+    private static ApiError tooLarge(HttpExchange ex) {
+        try {
+            byte[] sink = new byte[64 * 1024];
+            long total = 0;
+            for (int n; total <= MAX_DRAINED_BYTES && (n = ex.getRequestBody().read(sink)) >= 0; ) {
+                total += n;
+            }
+        } catch (IOException e) {
+            LOG.debug("while dropping an oversized body: {}", e.getMessage());
+        }
         return ApiError.tooLarge("the request body is over " + MAX_BODY_BYTES + " bytes");
     }
 
