@@ -479,7 +479,10 @@ public final class PeftModel {
             if (merged.contains(name)) {
                 unmerge(name);
             }
+            // its tensors are kept out of every scope: without a release they would live as long as the backend
+            List<Parameter> owned = new ArrayList<>(tuner(name).adapterState(model, name).values());
             tuner(name).delete(model, name);
+            owned.forEach(p -> p.value().backend().release(p.value()));
             adapters.remove(name);
             active.remove(name);
             merged.remove(name);
@@ -578,7 +581,8 @@ public final class PeftModel {
     /** Runs an adapter operation while no forward pass runs (the write side of {@link #infer}'s lock). */
     private void exclusive(Runnable operation) {
         lock.writeLock().lock();
-        try {
+        // what an operation keeps lives in parameters (kept out of scopes); its temporaries go with the scope
+        try (org.peft4j.api.backend.Scope temporaries = model.backend().scope()) {
             operation.run();
         } finally {
             lock.writeLock().unlock();

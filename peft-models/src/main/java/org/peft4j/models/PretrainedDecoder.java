@@ -30,6 +30,17 @@ public final class PretrainedDecoder {
     private PretrainedDecoder() {
     }
 
+    /** Whether {@code dir} holds a decoder this class loads (its {@code config.json} names a {@link #MODEL_TYPES} type). */
+    public static boolean isDecoder(Path dir) {
+        Path config = dir.resolve("config.json");
+        try {
+            return Files.isRegularFile(config) && Files.size(config) < (1 << 20)
+                    && MODEL_TYPES.contains(new ObjectMapper().readTree(config.toFile()).path("model_type").asText(""));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** The model in {@code dir}, weights on {@code backend}. */
     public static CausalLM load(Backend backend, Path dir) {
         for (String f : new String[] {"config.json", "model.safetensors"}) {

@@ -12,17 +12,19 @@ import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.core.PeftModel;
 import org.peft4j.models.bert.BertModel;
+import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.task.SentenceEmbedder;
 import org.peft4j.models.text.Tokenizer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Cross-adapter batching: rows of every request, whatever adapter they name, wait in one queue;
+ * The one thread that runs the model. Cross-adapter batching: rows of every request, whatever adapter they name, wait in one queue;
  * one thread takes what arrives within {@code maxWaitMs} of the first (up to {@code maxBatchRows}),
  * sorts it by length, cuts it where the padded length would jump to the next bucket, and runs each
  * part as one mixed-adapter forward pass ({@link PeftModel#withRowAdapters}). Each row gets exactly
  * what it would get alone: its adapter's sentence embedding or its head's class probabilities.
+ * Completions of a decoder run one at a time, between batches.
  */
 final class Batcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Batcher.class);
@@ -37,11 +39,28 @@ final class Batcher implements AutoCloseable {
      * @param classify class probabilities (true) or the sentence embedding (false)
      * @param result completed by the batching thread
      */
-    record Row(ServedAdapters.Served adapter, String text, int tokens, boolean classify, CompletableFuture<float[]> result) {
+    record Row(ServedAdapters.Served adapter, String text, int tokens, boolean classify, CompletableFuture<float[]> result)
+            implements Work {
+    }
+
+    /**
+     * A greedy completion of a decoder base model: runs alone (one row), between batches.
+     *
+     * @param prompt token ids
+     * @param maxTokens most tokens to generate
+     * @param result the generated ids, a stop id included
+     */
+    record Generation(ServedAdapters.Served adapter, long[] prompt, int maxTokens, CompletableFuture<long[]> result)
+            implements Work {
+    }
+
+    /** What the one model thread runs. */
+    sealed interface Work permits Row, Generation {
     }
 
     private final PeftModel peft;
     private final BertModel bert;
+    private final CausalLM lm;
     private final Tokenizer tokenizer;
     private final ServedAdapters adapters;
     private final Metrics metrics;
@@ -49,15 +68,20 @@ final class Batcher implements AutoCloseable {
     private final int maxBatchRows;
     private final long maxWaitNanos;
     private final int maxQueue;
-    private final LinkedBlockingQueue<Row> queue = new LinkedBlockingQueue<>();
+    private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger pending = new AtomicInteger();
     private final Thread thread;
     private volatile boolean stopping;
 
-    Batcher(PeftModel peft, BertModel bert, Tokenizer tokenizer, ServedAdapters adapters, Metrics metrics,
+    /**
+     * @param bert the encoder embeddings and classification run on, or null for a decoder
+     * @param lm the decoder completions run on, or null for an encoder
+     */
+    Batcher(PeftModel peft, BertModel bert, CausalLM lm, Tokenizer tokenizer, ServedAdapters adapters, Metrics metrics,
             ServeOptions options) {
         this.peft = peft;
         this.bert = bert;
+        this.lm = lm;
         this.tokenizer = tokenizer;
         this.adapters = adapters;
         this.metrics = metrics;
@@ -70,8 +94,8 @@ final class Batcher implements AutoCloseable {
         thread.start();
     }
 
-    /** Queues all of {@code rows} or none: 429 when they do not fit, 503 once stopping. */
-    void submit(List<Row> rows) {
+    /** Queues all of {@code rows} (or one generation) or none: 429 when they do not fit, 503 once stopping. */
+    void submit(List<? extends Work> rows) {
         if (stopping) {
             throw ApiError.shuttingDown();
         }
@@ -98,24 +122,28 @@ final class Batcher implements AutoCloseable {
     private void loop() {
         while (!stopping || !queue.isEmpty()) {
             try {
-                Row first = queue.poll(50, TimeUnit.MILLISECONDS);
+                Work first = queue.poll(50, TimeUnit.MILLISECONDS);
                 adapters.reap();
                 if (first == null) {
                     continue;
                 }
                 List<Row> batch = new ArrayList<>();
-                batch.add(first);
+                List<Generation> generations = new ArrayList<>();
+                add(first, batch, generations);
                 long deadline = System.nanoTime() + maxWaitNanos;
-                while (batch.size() < maxBatchRows) {
+                while (first instanceof Row && batch.size() < maxBatchRows) {
                     long left = deadline - System.nanoTime();
-                    Row next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+                    Work next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
                     if (next == null) {
                         break;
                     }
-                    batch.add(next);
+                    add(next, batch, generations);
                 }
-                metrics.queueDepth(pending.addAndGet(-batch.size()));
-                run(batch);
+                metrics.queueDepth(pending.addAndGet(-batch.size() - generations.size()));
+                if (!batch.isEmpty()) {
+                    run(batch);
+                }
+                generations.forEach(this::generate);
                 adapters.reap();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -124,8 +152,27 @@ final class Batcher implements AutoCloseable {
                 LOG.error("batching loop: {}", e.toString(), e);
             }
         }
-        for (Row r; (r = queue.poll()) != null; ) {
-            r.result().completeExceptionally(ApiError.shuttingDown());
+        for (Work w; (w = queue.poll()) != null; ) {
+            (w instanceof Row r ? r.result() : ((Generation) w).result()).completeExceptionally(ApiError.shuttingDown());
+        }
+    }
+
+    private static void add(Work w, List<Row> rows, List<Generation> generations) {
+        if (w instanceof Row r) {
+            rows.add(r);
+        } else {
+            generations.add((Generation) w);
+        }
+    }
+
+    private void generate(Generation g) {
+        try {
+            long[] ids = peft.withRowAdapters(List.of(g.adapter().internal()),
+                    () -> lm.generate(g.prompt(), g.maxTokens(), lm.eosTokenIds()));
+            g.result().complete(ids);
+        } catch (RuntimeException e) {
+            LOG.warn("generation failed: {}", e.toString());
+            g.result().completeExceptionally(e);
         }
     }
 

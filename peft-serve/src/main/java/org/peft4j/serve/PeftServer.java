@@ -13,6 +13,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -31,14 +32,19 @@ import org.peft4j.core.PeftModel;
 import org.peft4j.core.PeftModelFactory;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.PretrainedEncoder;
+import org.peft4j.api.nn.Module;
+import org.peft4j.models.PretrainedDecoder;
 import org.peft4j.models.bert.BertForSequenceClassification;
+import org.peft4j.models.bert.BertModel;
+import org.peft4j.models.decoder.CausalLM;
 import org.peft4j.models.text.Tokenizer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One base encoder, many adapters, one HTTP endpoint: OpenAI-shaped embeddings
- * ({@code POST /v1/embeddings}) and classification ({@code POST /v1/classify}) where {@code model}
+ * One base model, many adapters, one HTTP endpoint: OpenAI-shaped embeddings
+ * ({@code POST /v1/embeddings}) and classification ({@code POST /v1/classify}) for an encoder, greedy
+ * completions ({@code POST /v1/completions}) for a decoder, where {@code model}
  * names an adapter (or the base model), adapters loaded, replaced (a hot swap) and removed at run
  * time, Prometheus metrics. Requests for different adapters share forward passes
  * ({@link Batcher}); adapters stay resident up to a limit ({@link ServedAdapters}).
@@ -64,9 +70,12 @@ public final class PeftServer implements AutoCloseable {
     private static final long REQUEST_TIMEOUT_SECONDS = 300;
     private static final int HTTP_THREADS = 64;
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final java.util.concurrent.atomic.AtomicLong COMPLETIONS = new java.util.concurrent.atomic.AtomicLong();
 
     private final ServeOptions options;
     private final Tokenizer tokenizer;
+    private final BertModel bert;
+    private final CausalLM lm;
     private final Metrics metrics = new Metrics();
     private final ServedAdapters adapters;
     private final Batcher batcher;
@@ -76,25 +85,30 @@ public final class PeftServer implements AutoCloseable {
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private volatile boolean closing;
 
-    private PeftServer(PretrainedEncoder encoder, PeftModelFactory factory, ServeOptions options, Map<String, Path> preload)
+    /**
+     * The base model served: an encoder (embeddings, classification) or a decoder (completions).
+     *
+     * @param net what adapters are injected into (their tensor names follow it)
+     * @param tokenizer null for a decoder folder without {@code tokenizer.json} (prompts as token ids)
+     * @param head the encoder folder's own classification head, or null
+     */
+    private record Base(String id, Module net, BertModel bert, CausalLM lm, Tokenizer tokenizer,
+            ServedAdapters.Head head, int hidden) {
+    }
+
+    private PeftServer(Base base, PeftModelFactory factory, ServeOptions options, Map<String, Path> preload)
             throws IOException {
         this.options = options;
         this.apiKey = options.apiKey() == null ? null : options.apiKey().getBytes(StandardCharsets.UTF_8);
-        int hidden = encoder.config().hiddenSize();
-        // adapters are named for the classifier (base_model.model.bert...), so the model served is one
-        BertForSequenceClassification net = encoder.classifier(factory.backend(), encoder.headLabels() > 0 ? 0 : 2, 42);
-        net.setTraining(false);
-        ServedAdapters.Head baseHead = null;
-        if (encoder.headLabels() > 0) {
-            Linear head = net.child("classifier", Linear.class);
-            baseHead = ServedAdapters.Head.of(HostTensor.of(head.weight().value()), HostTensor.of(head.bias().value()));
-        }
-        PeftModel peft = factory.create(net, 42);
-        this.tokenizer = encoder.tokenizer();
-        this.adapters = new ServedAdapters(peft, factory.registry(), encoder.name(), baseHead, hidden, options.maxLoaded(),
-                options.adapterDir(), metrics);
+        this.tokenizer = base.tokenizer();
+        this.bert = base.bert();
+        this.lm = base.lm();
+        base.net().setTraining(false);
+        PeftModel peft = factory.create(base.net(), 42);
+        this.adapters = new ServedAdapters(peft, factory.registry(), base.id(), base.head(), base.hidden(),
+                options.maxLoaded(), options.adapterDir(), metrics);
         preload.forEach(adapters::preload);
-        this.batcher = new Batcher(peft, net.bert(), tokenizer, adapters, metrics, options);
+        this.batcher = new Batcher(peft, bert, lm, tokenizer, adapters, metrics, options);
         AtomicInteger threads = new AtomicInteger();
         this.executor = Executors.newFixedThreadPool(HTTP_THREADS, r -> {
             Thread t = new Thread(r, "peft-http-" + threads.incrementAndGet());
@@ -105,22 +119,57 @@ public final class PeftServer implements AutoCloseable {
         http.createContext("/", this::handle);
         http.setExecutor(executor);
         http.start();
-        LOG.info("serving {} with {} adapters on {}", encoder.name(), preload.size(), uri());
+        LOG.info("serving {} with {} adapters on {}", base.id(), preload.size(), uri());
     }
 
     /**
-     * Loads the model, injects the {@code preload} adapters (name to folder; any folder the
-     * operator names) and starts listening.
+     * Serves an encoder: loads the model, injects the {@code preload} adapters (name to folder; any
+     * folder the operator names) and starts listening.
      *
      * @param factory makes the model on its backend; its registry decides which methods load
      * @throws PeftException when the address is taken or an adapter does not load
      */
     public static PeftServer start(PretrainedEncoder encoder, PeftModelFactory factory, ServeOptions options,
             Map<String, Path> preload) {
+        // adapters are named for the classifier (base_model.model.bert...), so the model served is one
+        BertForSequenceClassification net = encoder.classifier(factory.backend(), encoder.headLabels() > 0 ? 0 : 2, 42);
+        ServedAdapters.Head head = null;
+        if (encoder.headLabels() > 0) {
+            Linear linear = net.child("classifier", Linear.class);
+            head = ServedAdapters.Head.of(HostTensor.of(linear.weight().value()), HostTensor.of(linear.bias().value()));
+        }
+        return start(new Base(encoder.name(), net, net.bert(), null, encoder.tokenizer(), head,
+                encoder.config().hiddenSize()), factory, options, preload);
+    }
+
+    /**
+     * Serves a decoder (a GPT-2 or LLaMA folder, {@link PretrainedDecoder}) for
+     * {@code /v1/completions}; prompts may be text when the folder has {@code tokenizer.json}.
+     */
+    public static PeftServer startDecoder(Path folder, PeftModelFactory factory, ServeOptions options,
+            Map<String, Path> preload) {
+        CausalLM lm = PretrainedDecoder.load(factory.backend(), folder);
+        Path tokenizerFile = folder.resolve("tokenizer.json");
+        Tokenizer tok = Files.isRegularFile(tokenizerFile) ? Tokenizer.fromFile(tokenizerFile) : null;
+        return start(new Base(folder.toAbsolutePath().normalize().getFileName().toString(), lm, null, lm, tok, null, -1),
+                factory, options, preload);
+    }
+
+    private static PeftServer start(Base base, PeftModelFactory factory, ServeOptions options, Map<String, Path> preload) {
         try {
-            return new PeftServer(encoder, factory, options, preload);
+            return new PeftServer(base, factory, options, preload);
         } catch (IOException e) {
+            closeQuietly(base.tokenizer());
             throw new PeftException("cannot listen on " + options.host() + ":" + options.port() + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeQuietly(base.tokenizer());
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(Tokenizer t) {
+        if (t != null) {
+            t.close();
         }
     }
 
@@ -152,7 +201,7 @@ public final class PeftServer implements AutoCloseable {
         batcher.drain(TimeUnit.SECONDS.toMillis(REQUEST_TIMEOUT_SECONDS));
         http.stop(1);
         executor.shutdown();
-        tokenizer.close();
+        closeQuietly(tokenizer);
         LOG.info("server stopped");
         closed.complete(null);
     }
@@ -220,14 +269,22 @@ public final class PeftServer implements AutoCloseable {
             }
             case "/v1/embeddings", "/v1/classify" -> {
                 expect(method, "POST");
+                if (bert == null) {
+                    throw ApiError.badRequest("the served model " + adapters.baseId() + " is a decoder; use /v1/completions");
+                }
                 ObjectNode body = body(ex);
                 model[0] = requiredText(body, "model");
                 return send(ex, 200, infer(model[0], inputs(body), path.equals("/v1/classify")));
             }
             case "/v1/completions" -> {
                 expect(method, "POST");
-                throw ApiError.badRequest("the served model " + adapters.baseId() + " is an encoder; /v1/completions "
-                        + "needs a decoder base model, which peft serve does not serve yet");
+                if (lm == null) {
+                    throw ApiError.badRequest("the served model " + adapters.baseId() + " is an encoder; /v1/completions "
+                            + "needs a decoder base model (serve a GPT-2 or LLaMA folder)");
+                }
+                ObjectNode body = body(ex);
+                model[0] = requiredText(body, "model");
+                return send(ex, 200, complete(model[0], body));
             }
             case "/v1/adapters", "/v1/load_lora_adapter" -> {
                 expect(method, "POST");
@@ -323,7 +380,87 @@ public final class PeftServer implements AutoCloseable {
         return out;
     }
 
-    private static float[] await(CompletableFuture<float[]> f) {
+    /** A greedy completion (OpenAI's legacy completions shape), plus the ids in each choice's {@code token_ids}. */
+    private ObjectNode complete(String model, ObjectNode body) {
+        ServedAdapters.Served served = adapters.acquire(model); // an unknown model is a 404 before any other check
+        CompletableFuture<long[]> result = new CompletableFuture<>();
+        long[] prompt;
+        try {
+            prompt = prompt(body);
+            int maxTokens = maxTokens(body);
+            for (int i = 0; i < prompt.length; i++) {
+                if (prompt[i] < 0 || prompt[i] >= lm.vocabSize()) {
+                    throw ApiError.badRequest("prompt token " + i + " is " + prompt[i] + "; ids are in [0, "
+                            + lm.vocabSize() + ")");
+                }
+            }
+            if (prompt.length + (long) maxTokens > lm.maxPositions()) {
+                throw ApiError.badRequest("the prompt (" + prompt.length + " tokens) plus max_tokens (" + maxTokens
+                        + ") exceed the model's " + lm.maxPositions() + " positions");
+            }
+            batcher.submit(List.of(new Batcher.Generation(served, prompt, maxTokens, result)));
+        } catch (RuntimeException e) {
+            adapters.release(served);
+            throw e;
+        }
+        result.whenComplete((v, e) -> adapters.release(served));
+        long[] ids = await(result);
+        boolean stopped = ids.length > 0 && lm.eosTokenIds().contains(ids[ids.length - 1]);
+        ObjectNode out = JSON.createObjectNode().put("id", "cmpl-" + COMPLETIONS.incrementAndGet())
+                .put("object", "text_completion").put("created", System.currentTimeMillis() / 1000).put("model", model);
+        ObjectNode choice = out.putArray("choices").addObject();
+        choice.put("text", tokenizer == null ? "" : tokenizer.decode(ids)).put("index", 0)
+                .put("finish_reason", stopped ? "stop" : "length");
+        ArrayNode tokenIds = choice.putArray("token_ids");
+        for (long id : ids) {
+            tokenIds.add(id);
+        }
+        out.putObject("usage").put("prompt_tokens", prompt.length).put("completion_tokens", ids.length)
+                .put("total_tokens", prompt.length + ids.length);
+        return out;
+    }
+
+    private static int maxTokens(ObjectNode body) {
+        JsonNode m = body.get("max_tokens");
+        if (m == null || m.isNull()) {
+            return 16; // OpenAI's default
+        }
+        if (!m.isIntegralNumber() || !m.canConvertToInt() || m.asInt() < 0) {
+            throw ApiError.badRequest("field 'max_tokens' must be a non-negative integer, got " + m);
+        }
+        return m.asInt();
+    }
+
+    /** OpenAI's {@code prompt}: text (needs the folder's tokenizer) or an array of token ids. */
+    private long[] prompt(ObjectNode body) {
+        JsonNode p = body.get("prompt");
+        if (p == null || p.isNull()) {
+            throw ApiError.badRequest("missing field 'prompt'");
+        }
+        long[] ids;
+        if (p.isTextual()) {
+            if (tokenizer == null) {
+                throw ApiError.badRequest("the served model has no tokenizer.json; send 'prompt' as an array of token ids");
+            }
+            ids = tokenizer.encode(List.of(p.asText()), lm.maxPositions()).ids(0);
+        } else if (p.isArray()) {
+            ids = new long[p.size()];
+            for (int i = 0; i < ids.length; i++) {
+                if (!p.get(i).isIntegralNumber()) {
+                    throw ApiError.badRequest("prompt[" + i + "] must be a token id, got " + p.get(i));
+                }
+                ids[i] = p.get(i).asLong();
+            }
+        } else {
+            throw ApiError.badRequest("field 'prompt' must be a string or an array of token ids");
+        }
+        if (ids.length == 0) {
+            throw ApiError.badRequest("the prompt is empty");
+        }
+        return ids;
+    }
+
+    private static <T> T await(CompletableFuture<T> f) {
         try {
             return f.get(REQUEST_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

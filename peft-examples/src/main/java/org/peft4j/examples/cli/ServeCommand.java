@@ -5,7 +5,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.peft4j.models.PretrainedDecoder;
 import org.peft4j.models.PretrainedEncoder;
+import org.peft4j.models.io.HfCache;
 import org.peft4j.serve.PeftServer;
 import org.peft4j.serve.ServeOptions;
 import picocli.CommandLine.Command;
@@ -16,13 +18,13 @@ import picocli.CommandLine.Spec;
 import sun.misc.Signal;
 
 /**
- * {@code peft serve}: one base encoder and many adapters behind one HTTP endpoint
- * ({@link PeftServer}). Prints {@code peft: serving on http://HOST:PORT} when ready; SIGTERM or
+ * {@code peft serve}: one base model (an encoder, or a GPT-2/LLaMA folder for completions) and
+ * many adapters behind one HTTP endpoint ({@link PeftServer}). Prints {@code peft: serving on http://HOST:PORT} when ready; SIGTERM or
  * Ctrl-C stops taking requests, finishes those admitted and exits 0.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Serve embeddings and classification for the base model and many adapters over HTTP "
-                + "(OpenAI-shaped /v1/embeddings, /v1/classify, /v1/models; adapters loaded and swapped at run time).")
+        description = "Serve a base model and many adapters over HTTP: OpenAI-shaped /v1/embeddings and /v1/classify "
+                + "for an encoder, /v1/completions for a GPT-2 or LLaMA folder; adapters loaded and swapped at run time.")
 final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -71,10 +73,13 @@ final class ServeCommand implements Callable<Integer> {
         }
         ServeOptions options = new ServeOptions(host, port, maxBatchRows, maxWaitMs, maxLoaded, maxQueue, maxLength,
                 adapterDir, apiKey == null || apiKey.isEmpty() ? null : apiKey);
-        PretrainedEncoder encoder = modelOptions.encoder();
+        Path folder = modelOptions.model.equalsIgnoreCase(PretrainedEncoder.MINILM) ? null : HfCache.folder(modelOptions.model);
+        boolean decoder = folder != null && PretrainedDecoder.isDecoder(folder);
+        PretrainedEncoder encoder = decoder ? null : modelOptions.encoder();
         PrintWriter out = spec.commandLine().getOut();
         try (Wiring wiring = modelOptions.wiring();
-                PeftServer server = PeftServer.start(encoder, wiring.factory(), options, adapters)) {
+                PeftServer server = decoder ? PeftServer.startDecoder(folder, wiring.factory(), options, adapters)
+                        : PeftServer.start(encoder, wiring.factory(), options, adapters)) {
             Runnable stop = () -> new Thread(server::close, "peft-shutdown").start();
             Signal.handle(new Signal("TERM"), s -> stop.run());
             Signal.handle(new Signal("INT"), s -> stop.run());
