@@ -193,7 +193,7 @@ final class Batcher implements AutoCloseable {
     }
 
     private void forward(List<Row> rows) {
-        metrics.batch(rows.size());
+        long start = System.nanoTime();
         Backend b = bert.backend();
         try (Scope s = b.scope()) {
             Tokenizer.Batch enc = tokenizer.encode(rows.stream().map(Row::text).toList(), maxLength);
@@ -218,6 +218,7 @@ final class Batcher implements AutoCloseable {
             LOG.warn("forward pass of {} rows failed: {}", rows.size(), e.toString());
             rows.forEach(r -> r.result().completeExceptionally(e));
         }
+        metrics.batch(rows.size(), (System.nanoTime() - start) / 1e9);
     }
 
     /** Stops taking requests, finishes the queued rows (waiting up to {@code timeoutMs}) and stops the thread. */

@@ -21,6 +21,7 @@ final class Metrics {
     private final Map<String, AtomicLong> requests = new ConcurrentHashMap<>();
     private final Histogram latency = new Histogram(LATENCY_BUCKETS);
     private final Histogram batchRows = new Histogram(ROW_BUCKETS);
+    private final Histogram forward = new Histogram(LATENCY_BUCKETS);
     private final AtomicLong queueDepth = new AtomicLong();
     private final AtomicLong adaptersLoaded = new AtomicLong();
     private final AtomicLong evictions = new AtomicLong();
@@ -40,8 +41,9 @@ final class Metrics {
         latency.observe(seconds);
     }
 
-    void batch(int rows) {
+    void batch(int rows, double seconds) {
         batchRows.observe(rows);
+        forward.observe(seconds);
     }
 
     void queueDepth(long rows) {
@@ -69,6 +71,7 @@ final class Metrics {
                 .append(n.get()).append('\n'));
         latency.render(out, "peft_request_duration_seconds", "Time from request read to response written.");
         batchRows.render(out, "peft_batch_rows", "Rows per forward pass.");
+        forward.render(out, "peft_forward_seconds", "Time of one forward pass (tokenizing to results).");
         gauge(out, "peft_queue_depth", "Rows waiting for a forward pass.", queueDepth.get());
         gauge(out, "peft_adapters_loaded", "Adapters resident in memory.", adaptersLoaded.get());
         counter(out, "peft_adapter_loads_total", "Adapter folders loaded.", loads.get());
