@@ -313,10 +313,17 @@ public final class PeftModel {
     private List<String> modulesToSave(PeftConfig config, boolean warn) {
         List<String> out = new ArrayList<>();
         List<String> unmatched = new ArrayList<>();
-        for (String entry : config.modulesToSave()) {
+        List<String> entries = new ArrayList<>(config.modulesToSave());
+        List<String> implicit = new ArrayList<>();
+        if (config.taskType() == org.peft4j.api.config.TaskType.SEQ_CLS) {
+            // HF's PeftModelForSequenceClassification trains and saves the head whatever the config lists
+            SEQ_CLS_HEADS.stream().filter(h -> !entries.contains(h)).forEach(implicit::add);
+        }
+        entries.addAll(implicit);
+        for (String entry : entries) {
             List<String> matches = model.namedModules().keySet().stream()
                     .filter(p -> p.equals(entry) || p.endsWith("." + entry)).toList();
-            if (matches.isEmpty()) {
+            if (matches.isEmpty() && !implicit.contains(entry)) {
                 unmatched.add(entry);
             }
             matches.stream().filter(p -> !out.contains(p)).forEach(out::add);
@@ -331,6 +338,9 @@ public final class PeftModel {
         }
         return out;
     }
+
+    /** The heads HF PEFT adds to {@code modules_to_save} for {@code SEQ_CLS} (its {@code PeftModelForSequenceClassification}). */
+    private static final List<String> SEQ_CLS_HEADS = List.of("classifier", "score");
 
     private static String stateKey(Tuner<?> tuner, String key) {
         return tuner.isPromptLearning() ? key : "base_model.model." + key;

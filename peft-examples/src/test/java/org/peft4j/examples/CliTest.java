@@ -72,8 +72,8 @@ class CliTest {
             assertThat(trained.has(key)).as(key).isTrue();
         }
         assertThat(trained.get("train_steps").asInt()).isEqualTo(6);
-        // LoRA r=8 on the 36 linear layers of the 6 encoder layers, plus the 384 x 2 head
-        assertThat(trained.get("trainable_params").asLong()).isEqualTo(332_546);
+        // LoRA r=8 on the 36 linear layers of the 6 encoder layers and, as HF matches "dense", the pooler's, plus the 384 x 2 head
+        assertThat(trained.get("trainable_params").asLong()).isEqualTo(332_546 + 8 * (384 + 384));
         assertThat(adapter.resolve("adapter_config.json")).isRegularFile();
 
         // eval of the saved adapter reproduces train's own evaluation
@@ -89,7 +89,7 @@ class CliTest {
         String[] m = run("merge", "--adapter", adapter.toString(), "--out", merged.toString());
         assertThat(m[0]).as(m[2]).isEqualTo("0");
         assertThat(Safetensors.read(merged.resolve("model.safetensors")).keySet())
-                .contains("bert.encoder.layer.0.attention.self.query.weight", "classifier.weight")
+                .contains("bert.encoder.layer.0.attention.self.query.weight", "bert.pooler.dense.weight", "classifier.weight")
                 .noneMatch(k -> k.contains("lora"));
         String[] em = run("eval", "--model", merged.toString(), "--eval", dev.toString(), "--max-length", "32");
         assertThat(em[0]).as(em[2]).isEqualTo("0");

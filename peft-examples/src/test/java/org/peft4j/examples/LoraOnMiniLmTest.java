@@ -61,10 +61,11 @@ class LoraOnMiniLmTest {
             peft.addAdapter("default", config(LoraConfig.InitLoraWeights.DEFAULT));
             assertThat(clf.logits(BATCH).toFloatArray()).containsExactly(base);
 
-            // encoder without pooler: 22,565,376; 6 layers x (query + value) x r * (384 + 384), plus the head 384*2 + 2
+            // HF's BertModel for all-MiniLM-L6-v2: 22,713,216 (22,565,376 plus the pooler's 384 * 384 + 384);
+            // 6 layers x (query + value) x r * (384 + 384), plus the head 384*2 + 2
             long lora = 6L * 2 * 8 * (384 + 384);
             assertThat(peft.parameterCount().trainable()).isEqualTo(lora + 384 * 2 + 2);
-            assertThat(peft.parameterCount().total()).isEqualTo(22_565_376L + 384 * 2 + 2 + lora);
+            assertThat(peft.parameterCount().total()).isEqualTo(22_713_216L + 384 * 2 + 2 + lora);
 
             // with a non-zero B, merged == unmerged and unmerge restores the base weight
             PeftModel random = new PeftModel(classifier(b), Peft.registry(), 4);

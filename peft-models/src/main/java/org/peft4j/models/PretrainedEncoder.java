@@ -57,10 +57,10 @@ public final class PretrainedEncoder {
         if (!Files.isDirectory(dir)) {
             throw new PeftException("model '" + spec + "' is neither 'minilm', a folder, nor a Hugging Face id (org/name)");
         }
-        for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json"}) {
+        for (String f : new String[] {"config.json", "model.safetensors"}) {
             if (!Files.isRegularFile(dir.resolve(f))) {
                 throw new PeftException("model folder " + dir + " has no " + f
-                        + "; expected config.json, model.safetensors and tokenizer.json");
+                        + "; expected config.json, model.safetensors and (to tokenize text) tokenizer.json");
             }
         }
         BertConfig config;
@@ -90,13 +90,23 @@ public final class PretrainedEncoder {
     }
 
     /**
+     * A sequence classifier on {@code backend} reading HF's pooler output (mean pooling when the
+     * weights have no pooler): see {@link #classifier(Backend, int, long, BertForSequenceClassification.Pooling)}.
+     */
+    public BertForSequenceClassification classifier(Backend backend, int numLabels, long seed) {
+        return classifier(backend, numLabels, seed, null);
+    }
+
+    /**
      * A sequence classifier on {@code backend}: the encoder plus the folder's trained head
      * ({@code classifier.weight}/{@code classifier.bias}, as {@code peft merge} and full
      * fine-tuning write) when it has one, else a new seeded head.
      *
      * @param numLabels outputs of a new head; ignored (0 allowed) when the folder has a head
+     * @param pooling what the head reads; null: HF's pooler output, or the mean without a pooler
      */
-    public BertForSequenceClassification classifier(Backend backend, int numLabels, long seed) {
+    public BertForSequenceClassification classifier(Backend backend, int numLabels, long seed,
+            BertForSequenceClassification.Pooling pooling) {
         HostTensor w = weights.get(HEAD_WEIGHT);
         HostTensor b = weights.get(HEAD_BIAS);
         if (w == null) {
@@ -104,7 +114,7 @@ public final class PretrainedEncoder {
                 throw new PeftException("model " + name + " has no classification head and the number of labels is "
                         + numLabels + "; a classifier needs at least 2 labels");
             }
-            return new BertForSequenceClassification(build(backend), numLabels, seed);
+            return create(build(backend), numLabels, seed, pooling);
         }
         if (b == null || w.shape().length != 2 || w.shape()[1] != config.hiddenSize()
                 || b.shape().length != 1 || b.shape()[0] != w.shape()[0]) {
@@ -113,11 +123,17 @@ public final class PretrainedEncoder {
                     + (b == null ? "missing" : java.util.Arrays.toString(b.shape())) + "; expected (labels, "
                     + config.hiddenSize() + ") and (labels)");
         }
-        BertForSequenceClassification model = new BertForSequenceClassification(build(backend), (int) w.shape()[0], seed);
+        BertForSequenceClassification model = create(build(backend), (int) w.shape()[0], seed, pooling);
         org.peft4j.api.nn.Linear head = model.child("classifier", org.peft4j.api.nn.Linear.class);
         head.weight().set(w.to(backend));
         head.bias().set(b.to(backend));
         return model;
+    }
+
+    private static BertForSequenceClassification create(BertModel bert, int labels, long seed,
+            BertForSequenceClassification.Pooling pooling) {
+        return pooling == null ? new BertForSequenceClassification(bert, labels, seed)
+                : new BertForSequenceClassification(bert, labels, seed, pooling);
     }
 
     /** Labels of the folder's trained classification head, or 0 when it has none. */
@@ -143,6 +159,10 @@ public final class PretrainedEncoder {
             } catch (IOException e) {
                 throw new PeftException("cannot read the bundled tokenizer: " + e.getMessage(), e);
             }
+        }
+        if (!Files.isRegularFile(tokenizerFile)) {
+            throw new PeftException("model folder " + tokenizerFile.getParent() + " has no tokenizer.json, which "
+                    + "tokenizing text needs");
         }
         return Tokenizer.fromFile(tokenizerFile);
     }

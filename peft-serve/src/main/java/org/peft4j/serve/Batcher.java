@@ -198,16 +198,23 @@ final class Batcher implements AutoCloseable {
         try (Scope s = b.scope()) {
             Tokenizer.Batch enc = tokenizer.encode(rows.stream().map(Row::text).toList(), maxLength);
             List<String> route = rows.stream().map(r -> r.adapter().internal()).toList();
-            Tensor pooled = peft.withRowAdapters(route, () -> SentenceEmbedder.meanPooled(bert, enc));
-            int hidden = (int) pooled.size(1);
-            float[] raw = pooled.toFloatArray();
+            boolean anyCls = rows.stream().anyMatch(r -> r.classify() && r.adapter().head().clsPooler());
+            // the pooler may carry the rows' adapters (LoRA on "dense"), so it runs inside the mixed batch too
+            Tensor[] pooled = peft.withRowAdapters(route, () -> {
+                Tensor h = SentenceEmbedder.hidden(bert, enc);
+                return new Tensor[] {SentenceEmbedder.meanPooled(bert, enc, h), anyCls ? bert.pool(h) : null};
+            });
+            int hidden = (int) pooled[0].size(1);
+            float[] mean = pooled[0].toFloatArray();
+            float[] cls = anyCls ? pooled[1].toFloatArray() : null;
             float[] unit = rows.stream().allMatch(Row::classify) ? null
-                    : BertModel.l2Normalize(pooled).toFloatArray();
+                    : BertModel.l2Normalize(pooled[0]).toFloatArray();
             for (int i = 0; i < rows.size(); i++) {
                 Row r = rows.get(i);
                 float[] out;
                 if (r.classify()) {
-                    out = r.adapter().head().probabilities(raw, i * hidden);
+                    ServedAdapters.Head head = r.adapter().head();
+                    out = head.probabilities(head.clsPooler() ? cls : mean, i * hidden);
                 } else {
                     out = new float[hidden];
                     System.arraycopy(unit, i * hidden, out, 0, hidden);

@@ -30,6 +30,7 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.nn.Linear;
 import org.peft4j.core.PeftModel;
 import org.peft4j.core.PeftModelFactory;
+import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.models.PretrainedEncoder;
 import org.peft4j.api.nn.Module;
@@ -93,7 +94,7 @@ public final class PeftServer implements AutoCloseable {
      * @param head the encoder folder's own classification head, or null
      */
     private record Base(String id, Module net, BertModel bert, CausalLM lm, Tokenizer tokenizer,
-            ServedAdapters.Head head, int hidden) {
+            ServedAdapters.Head head, int hidden, java.util.function.UnaryOperator<AdapterFiles.Loaded> naming) {
     }
 
     private PeftServer(Base base, PeftModelFactory factory, ServeOptions options, Map<String, Path> preload)
@@ -106,7 +107,7 @@ public final class PeftServer implements AutoCloseable {
         base.net().setTraining(false);
         PeftModel peft = factory.create(base.net(), 42);
         this.adapters = new ServedAdapters(peft, factory.registry(), base.id(), base.head(), base.hidden(),
-                options.maxLoaded(), options.adapterDir(), metrics);
+                bert != null && bert.hasPooler(), base.naming(), options.maxLoaded(), options.adapterDir(), metrics);
         preload.forEach(adapters::preload);
         this.batcher = new Batcher(peft, bert, lm, tokenizer, adapters, metrics, options);
         AtomicInteger threads = new AtomicInteger();
@@ -136,10 +137,11 @@ public final class PeftServer implements AutoCloseable {
         ServedAdapters.Head head = null;
         if (encoder.headLabels() > 0) {
             Linear linear = net.child("classifier", Linear.class);
-            head = ServedAdapters.Head.of(HostTensor.of(linear.weight().value()), HostTensor.of(linear.bias().value()));
+            head = ServedAdapters.Head.of(HostTensor.of(linear.weight().value()), HostTensor.of(linear.bias().value()),
+                    net.pooling() == BertForSequenceClassification.Pooling.CLS_POOLER);
         }
         return start(new Base(encoder.name(), net, net.bert(), null, encoder.tokenizer(), head,
-                encoder.config().hiddenSize()), factory, options, preload);
+                encoder.config().hiddenSize(), net::adapterNaming), factory, options, preload);
     }
 
     /**
@@ -151,8 +153,8 @@ public final class PeftServer implements AutoCloseable {
         CausalLM lm = PretrainedDecoder.load(factory.backend(), folder);
         Path tokenizerFile = folder.resolve("tokenizer.json");
         Tokenizer tok = Files.isRegularFile(tokenizerFile) ? Tokenizer.fromFile(tokenizerFile) : null;
-        return start(new Base(folder.toAbsolutePath().normalize().getFileName().toString(), lm, null, lm, tok, null, -1),
-                factory, options, preload);
+        return start(new Base(folder.toAbsolutePath().normalize().getFileName().toString(), lm, null, lm, tok, null, -1,
+                lm::adapterNaming), factory, options, preload);
     }
 
     private static PeftServer start(Base base, PeftModelFactory factory, ServeOptions options, Map<String, Path> preload) {

@@ -19,12 +19,14 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.config.PeftConfig;
+import org.peft4j.api.config.TaskType;
 import org.peft4j.core.PeftModel;
 import org.peft4j.core.PeftRegistry;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.core.io.PeftJson;
 import org.peft4j.core.tuner.RowAdapters;
+import org.peft4j.models.bert.BertForSequenceClassification;
 import org.peft4j.models.task.Classifiers;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,10 +61,14 @@ final class ServedAdapters {
             AtomicInteger users) {
     }
 
-    /** A classification head on the host: logits = weight x + bias. */
-    record Head(float[] weight, float[] bias, int labels, int hidden) {
-        static Head of(HostTensor weight, HostTensor bias) {
-            return new Head(weight.data().clone(), bias.data().clone(), (int) weight.shape()[0], (int) weight.shape()[1]);
+    /**
+     * A classification head on the host: logits = weight x + bias, where x is the pooler's output
+     * ({@code clsPooler}, HF's head) or the mean of the last hidden state.
+     */
+    record Head(float[] weight, float[] bias, int labels, int hidden, boolean clsPooler) {
+        static Head of(HostTensor weight, HostTensor bias, boolean clsPooler) {
+            return new Head(weight.data().clone(), bias.data().clone(), (int) weight.shape()[0], (int) weight.shape()[1],
+                    clsPooler);
         }
 
         /** Class probabilities (softmax of the logits) for one pooled hidden state. */
@@ -102,6 +108,10 @@ final class ServedAdapters {
     private final PeftRegistry registry;
     private final Served base;
     private final int hidden;
+    /** Whether the encoder has a pooler, so heads read [CLS] -> pooler unless their adapter says mean. */
+    private final boolean hasPooler;
+    /** Renames an adapter saved on the inner base model (BertModel naming) for the served task model. */
+    private final java.util.function.UnaryOperator<AdapterFiles.Loaded> naming;
     private final int maxLoaded;
     private final Path root;
     private final Path realRoot;
@@ -119,11 +129,14 @@ final class ServedAdapters {
      * @param baseId the id clients use for the base model
      * @param baseHead the base model's own classification head, or null
      * @param hidden the encoder's hidden size (a head must read it)
+     * @param hasPooler whether the encoder has a pooler (HF's head reads it)
      * @param adapterDir the only folder run-time loading reads, or null to refuse run-time loading
      */
-    ServedAdapters(PeftModel peft, PeftRegistry registry, String baseId, Head baseHead, int hidden, int maxLoaded,
-            Path adapterDir, Metrics metrics) {
+    ServedAdapters(PeftModel peft, PeftRegistry registry, String baseId, Head baseHead, int hidden, boolean hasPooler,
+            java.util.function.UnaryOperator<AdapterFiles.Loaded> naming, int maxLoaded, Path adapterDir, Metrics metrics) {
         this.peft = peft;
+        this.naming = naming;
+        this.hasPooler = hasPooler;
         this.registry = registry;
         this.base = new Served(baseId, RowAdapters.BASE, null, null, baseHead, null, new AtomicInteger());
         this.hidden = hidden;
@@ -376,7 +389,7 @@ final class ServedAdapters {
                     + "with other adapters; the server serves " + mixable);
         }
         for (String module : config.modulesToSave()) {
-            if (!module.equals("classifier")) {
+            if (!module.equals("classifier") && !module.equals("score")) {
                 throw new PeftException("adapter '" + name + "' trains module '" + module + "' in full (modules_to_save); "
                         + "the server keeps per-adapter copies of the classification head ('classifier') only");
             }
@@ -393,8 +406,13 @@ final class ServedAdapters {
             throw new PeftException("adapter '" + name + "' holds " + elements + " elements, over the budget of "
                     + peft.adapterBudget());
         }
-        AdapterFiles.Loaded files = AdapterFiles.load(dir, registry);
+        AdapterFiles.Loaded files = naming.apply(AdapterFiles.load(dir, registry));
         Classifiers.Head head = Classifiers.head(files);
+        BertForSequenceClassification.Pooling pooling = Classifiers.pooling(files);
+        boolean clsPooler = pooling == null ? hasPooler : pooling == BertForSequenceClassification.Pooling.CLS_POOLER;
+        if (head != null && clsPooler && !hasPooler) {
+            throw new PeftException("adapter '" + name + "' has a classifier on [CLS] -> pooler, and the model has no pooler");
+        }
         if (head != null && head.weight().shape()[1] != hidden) {
             throw new PeftException("adapter '" + name + "' has a classification head for hidden size "
                     + head.weight().shape()[1] + "; the model's is " + hidden);
@@ -407,16 +425,20 @@ final class ServedAdapters {
         LOG.info("adapter '{}' loaded from {} ({})", name, dir, config.peftType());
         return new Served(name, internal, config.peftType(),
                 config.taskType() == null ? null : config.taskType().name(),
-                head == null ? null : Head.of(head.weight(), head.bias()), dir, new AtomicInteger());
+                head == null ? null : Head.of(head.weight(), head.bias(), clsPooler), dir, new AtomicInteger());
     }
 
-    /** The config as the shared model takes it: the head stays with the server. */
+    /**
+     * The config as the shared model takes it: the head stays with the server (so neither the
+     * listed modules nor the head SEQ_CLS implies are injected).
+     */
     private PeftConfig withoutModulesToSave(PeftConfig config) {
-        if (config.modulesToSave().isEmpty()) {
+        if (config.modulesToSave().isEmpty() && config.taskType() != TaskType.SEQ_CLS) {
             return config;
         }
         ObjectNode json = PeftJson.parseObject(PeftJson.write(config));
         json.putArray("modules_to_save");
+        json.putNull("task_type");
         return registry.parseConfig(json.toString());
     }
 

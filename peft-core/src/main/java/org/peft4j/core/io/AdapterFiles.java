@@ -58,6 +58,31 @@ public final class AdapterFiles {
     public record Loaded(PeftConfig config, Map<String, HostTensor> tensors) {
     }
 
+    /**
+     * The adapter renamed for a task model when it was saved on the base model inside it, as HF
+     * names tensors by the class PEFT wrapped: an adapter on {@code BertModel}
+     * ({@code base_model.model.encoder...}) becomes one on {@code BertForSequenceClassification}
+     * ({@code base_model.model.bert.encoder...}), one on {@code GPT2Model} ({@code ...h.0...}) one on
+     * {@code GPT2LMHeadModel} ({@code ...transformer.h.0...}). An adapter already in the task model's
+     * naming, or naming nothing of the inner model, is returned as it is.
+     *
+     * @param innerName the inner model's name in the task model ({@code bert}, {@code transformer}, {@code model})
+     * @param innerChildren the inner model's top-level module names ({@code embeddings}, {@code encoder}, ...)
+     */
+    public static Loaded forTaskModel(Loaded adapter, String innerName, java.util.Set<String> innerChildren) {
+        String prefix = "base_model.model.";
+        boolean taskNaming = adapter.tensors().keySet().stream().anyMatch(k -> k.startsWith(prefix + innerName + "."));
+        java.util.function.Predicate<String> inner = k -> k.startsWith(prefix)
+                && innerChildren.contains(k.substring(prefix.length()).split("\\.", 2)[0]);
+        if (taskNaming || adapter.tensors().keySet().stream().noneMatch(inner)) {
+            return adapter;
+        }
+        Map<String, HostTensor> renamed = new java.util.LinkedHashMap<>();
+        adapter.tensors().forEach((k, v) -> renamed.put(
+                inner.test(k) ? prefix + innerName + "." + k.substring(prefix.length()) : k, v));
+        return new Loaded(adapter.config(), renamed);
+    }
+
     /** Loads an adapter folder, binding the config through the registry. */
     public static Loaded load(Path dir, PeftRegistry registry) {
         return new Loaded(readConfig(dir, registry), readTensors(dir));

@@ -124,7 +124,22 @@ public final class PeftJson {
 
     /** Writes a config as HF does: key groups as top-level keys, sorted keys, 2-space indent. */
     public static String write(PeftConfig config) {
-        return writeTree(flat(MAPPER.valueToTree(config)));
+        return writeTree(hfTree(config));
+    }
+
+    /**
+     * The config as HF's JSON object. Prompt-learning configs leave out an empty
+     * {@code modules_to_save}: HF PEFT 0.10's prompt-learning config classes have no such field and
+     * refuse the file that names it.
+     */
+    private static ObjectNode hfTree(PeftConfig config) {
+        ObjectNode tree = MAPPER.valueToTree(config);
+        boolean promptLearning = tree.has(org.peft4j.core.tuner.PromptKeys.KEYS);
+        ObjectNode out = flat(tree);
+        if (promptLearning && config.modulesToSave().isEmpty()) {
+            out.remove("modules_to_save");
+        }
+        return out;
     }
 
     /**
@@ -132,7 +147,7 @@ public final class PeftJson {
      * {@code inference_mode} set to true.
      */
     public static String writeForSave(PeftConfig config) {
-        ObjectNode tree = flat(MAPPER.valueToTree(config));
+        ObjectNode tree = hfTree(config);
         tree.put("inference_mode", true);
         return writeTree(tree);
     }

@@ -77,7 +77,7 @@ final class GenerateCommand implements Callable<Integer> {
         try (Wiring wiring = Wiring.of(backend)) {
             CausalLM lm = PretrainedDecoder.load(wiring.backend(), model);
             if (adapter != null) {
-                wiring.factory().create(lm, 42).loadAdapter("default", wiring.readAdapter(adapter));
+                wiring.factory().create(lm, 42).loadAdapter("default", lm.adapterNaming(wiring.readAdapter(adapter)));
             }
             long[] input = prompt != null ? tokenizer.encode(List.of(prompt), lm.maxPositions()).ids(0)
                     : ids.stream().mapToLong(Long::longValue).toArray();

@@ -66,6 +66,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output folder. Default: runs/<method>-minilm-sst2")
     Path outDir;
 
+    @Option(names = "--pooling", defaultValue = "cls_pooler",
+            description = "What the classification head reads: cls_pooler ([CLS] -> pooler, as Hugging Face's "
+                    + "BertForSequenceClassification; mean when the model has no pooler) or mean (mean of the last "
+                    + "hidden state, recorded as peft4j_pooling in adapter_config.json). Default: ${DEFAULT-VALUE}")
+    String pooling;
+
     @Option(names = "--max-train-examples", defaultValue = "0", description = "Use a seeded sample of this many training examples (0: all)")
     int maxTrainExamples;
 
@@ -88,7 +94,16 @@ final class TrainCommand implements Callable<Integer> {
                     + "--max-length at least 8");
         }
         boolean full = method.equalsIgnoreCase(FULL);
-        PeftConfig config = full ? null : MethodConfigs.build(wiring.registry(), method, training.overrides);
+        BertForSequenceClassification.Pooling headPooling = BertForSequenceClassification.Pooling.of(pooling);
+        java.util.Map<String, String> overrides = new java.util.LinkedHashMap<>(training.overrides);
+        if (headPooling == BertForSequenceClassification.Pooling.MEAN) {
+            if (full) {
+                throw new PeftCli.UsageException("--pooling mean is recorded in the adapter's config; full fine-tuning "
+                        + "saves a plain model folder, which is read with the pooler");
+            }
+            overrides.put(BertForSequenceClassification.POOLING_KEY, headPooling.key());
+        }
+        PeftConfig config = full ? null : MethodConfigs.build(wiring.registry(), method, overrides);
         if (full && !training.overrides.isEmpty()) {
             throw new PeftCli.UsageException("--set configures a PEFT method; full fine-tuning has no config");
         }
@@ -110,7 +125,8 @@ final class TrainCommand implements Callable<Integer> {
                 + " evaluation examples, lr " + peakLr);
         Backend b = wiring.backend();
         try (Tokenizer tokenizer = encoder.tokenizer()) {
-            BertForSequenceClassification net = encoder.classifier(b, numLabels, seed);
+            BertForSequenceClassification net = encoder.classifier(b, numLabels, seed,
+                    headPooling == BertForSequenceClassification.Pooling.MEAN ? headPooling : null);
             PeftModel peft = null;
             PeftModel.ParameterCount count;
             if (full) {

@@ -36,6 +36,15 @@ public final class BertEmbeddings extends PromptableEmbeddings {
      * (batch, prompt + seq, hidden).
      */
     public Tensor forward(Tensor ids, Tensor tokenTypeIds) {
+        return forward(ids, tokenTypeIds, 0);
+    }
+
+    /**
+     * As {@link #forward(Tensor, Tensor)}, with positions starting at {@code firstPosition}: HF's
+     * {@code past_key_values_length}, which prefix tuning's virtual keys and values make the number
+     * of virtual tokens.
+     */
+    public Tensor forward(Tensor ids, Tensor tokenTypeIds, long firstPosition) {
         long batch = ids.size(0);
         Tensor words = embedTokens(ids);
         Tensor types = tokenTypeIds == null ? null : child("token_type_embeddings", Embedding.class).forward(tokenTypeIds);
@@ -50,11 +59,13 @@ public final class BertEmbeddings extends PromptableEmbeddings {
             }
         }
         long length = words.size(1);
-        if (length > config.maxPositionEmbeddings()) {
-            throw new PeftException("sequence of " + length + " tokens exceeds max_position_embeddings "
-                    + config.maxPositionEmbeddings() + "; truncate the input");
+        if (firstPosition + length > config.maxPositionEmbeddings()) {
+            throw new PeftException("sequence of " + length + " tokens" + (firstPosition > 0 ? " after " + firstPosition
+                    + " prefix positions" : "") + " exceeds max_position_embeddings " + config.maxPositionEmbeddings()
+                    + "; truncate the input");
         }
-        Tensor positions = child("position_embeddings", Embedding.class).weight().value().slice(0, 0, length);
+        Tensor positions = child("position_embeddings", Embedding.class).weight().value()
+                .slice(0, firstPosition, firstPosition + length);
         Tensor sum = words.add(positions).add(types == null ? type0 : types);
         Tensor normed = child("LayerNorm", LayerNorm.class).forward(sum);
         return Functional.dropout(normed, (float) config.hiddenDropoutProb(), isTraining());

@@ -7,6 +7,9 @@ import org.peft4j.api.backend.DType;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.core.io.HostTensor;
 import org.peft4j.api.nn.Module;
+import org.peft4j.api.nn.KeyValuePrefix;
+import org.peft4j.api.nn.Linear;
+import org.peft4j.api.nn.LinearLayer;
 import org.peft4j.api.nn.ModuleDict;
 import org.peft4j.models.WeightMap;
 import org.slf4j.Logger;
@@ -39,9 +42,31 @@ public final class BertModel extends Module {
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             layers.put(Integer.toString(i), new BertLayer(w, config, i));
         }
+        if (w.has("pooler.dense.weight")) {
+            long h = config.hiddenSize();
+            ModuleDict pooler = register("pooler", new ModuleDict(w.backend()));
+            pooler.put("dense", new Linear(w.backend(), w.take("pooler.dense.weight", h, h), w.take("pooler.dense.bias", h)));
+        }
         if (!w.unused().isEmpty()) {
             LOG.debug("weights not used by the encoder: {}", w.unused());
         }
+    }
+
+    /** Whether the weights carried a pooler ({@code pooler.dense}), as BERT checkpoints and MiniLM do. */
+    public boolean hasPooler() {
+        return children().containsKey("pooler");
+    }
+
+    /**
+     * HF's {@code BertPooler}: {@code tanh(dense(hidden[:, 0]))}, the first position's state (the
+     * [CLS] token's, or the first virtual token's under a soft prompt, as in HF), (batch, hidden).
+     */
+    public Tensor pool(Tensor hidden) {
+        if (!hasPooler()) {
+            throw new PeftException("this encoder has no pooler (its weights carry no pooler.dense); use mean pooling");
+        }
+        Tensor first = hidden.slice(1, 0, 1).reshape(hidden.size(0), hidden.size(2));
+        return child("pooler", ModuleDict.class).child("dense", LinearLayer.class).forward(first).tanh();
     }
 
     public BertConfig config() {
@@ -66,9 +91,12 @@ public final class BertModel extends Module {
                     + java.util.Arrays.toString(inputIds.shape()) + " and "
                     + java.util.Arrays.toString(attentionMask.shape()));
         }
-        Tensor h = embeddings().forward(inputIds, tokenTypeIds);
-        Tensor mask = fullMask(attentionMask, h.size(1) - inputIds.size(1));
         ModuleDict layers = child("encoder", ModuleDict.class).child("layer", ModuleDict.class);
+        // prefix tuning's virtual keys count as past positions, as HF's past_key_values_length
+        KeyValuePrefix kv = config.numHiddenLayers() == 0 ? null : layers.child("0", BertLayer.class)
+                .child("attention", ModuleDict.class).child("self", BertSelfAttention.class).prefix();
+        Tensor h = embeddings().forward(inputIds, tokenTypeIds, kv == null ? 0 : kv.length());
+        Tensor mask = fullMask(attentionMask, h.size(1) - inputIds.size(1));
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             h = layers.child(Integer.toString(i), BertLayer.class).forward(h, mask);
         }

@@ -60,6 +60,23 @@ public abstract class CausalLM extends Module {
     }
 
     /** Hugging Face's {@code model_type} for this architecture ({@code gpt2}, {@code llama}). */
+    /**
+     * The base model's name inside this one ({@code transformer} for GPT-2, {@code model} for
+     * LLaMA), as HF's {@code *LMHeadModel}/{@code *ForCausalLM} names it.
+     */
+    public final String innerModelName() {
+        return stackName;
+    }
+
+    /**
+     * {@code adapter} in this model's naming when it was saved on the inner base model
+     * ({@code GPT2Model}, {@code LlamaModel}); see {@link org.peft4j.core.io.AdapterFiles#forTaskModel}.
+     */
+    public final org.peft4j.core.io.AdapterFiles.Loaded adapterNaming(org.peft4j.core.io.AdapterFiles.Loaded adapter) {
+        return org.peft4j.core.io.AdapterFiles.forTaskModel(adapter, stackName,
+                child(stackName, Module.class).children().keySet());
+    }
+
     public final String modelType() {
         return shape.modelType();
     }

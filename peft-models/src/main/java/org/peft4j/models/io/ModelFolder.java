@@ -35,7 +35,7 @@ public final class ModelFolder {
             weights.put(e.getKey(), HostTensor.of(e.getValue().value()));
         }
         for (String name : weights.keySet()) {
-            if (!name.startsWith("bert.embeddings.") && !name.startsWith("bert.encoder.")
+            if (!name.startsWith("bert.embeddings.") && !name.startsWith("bert.encoder.") && !name.startsWith("bert.pooler.")
                     && !name.startsWith("classifier.")) {
                 throw new PeftException("cannot write " + name + " as a plain HF weight: the model still has adapter "
                         + "layers; merge and unload them first");

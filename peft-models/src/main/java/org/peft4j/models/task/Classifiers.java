@@ -40,6 +40,15 @@ public final class Classifiers {
         }
     }
 
+    /**
+     * What the adapter's head reads: {@link BertForSequenceClassification.Pooling#MEAN} when its
+     * config says {@value BertForSequenceClassification#POOLING_KEY}: "mean", else null (HF's pooler).
+     */
+    public static BertForSequenceClassification.Pooling pooling(AdapterFiles.Loaded adapter) {
+        Object value = adapter.config().extras().get(BertForSequenceClassification.POOLING_KEY);
+        return value == null ? null : BertForSequenceClassification.Pooling.of(value);
+    }
+
     /** The classification head the adapter saved, or null when it saved none; a half head or mismatched shapes fail. */
     public static Head head(AdapterFiles.Loaded adapter) {
         HostTensor w = null;
@@ -72,13 +81,14 @@ public final class Classifiers {
         if (head != null) {
             labels = head.labels();
         }
-        BertForSequenceClassification net = encoder.classifier(factory.backend(), labels, 42);
+        BertForSequenceClassification net = encoder.classifier(factory.backend(), labels, 42,
+                adapter == null ? null : pooling(adapter));
         if (adapter == null) {
             long n = net.namedParameters().values().stream().mapToLong(Parameter::numel).sum();
             return new Loaded(net, null, new PeftModel.ParameterCount(0, n));
         }
         PeftModel peft = factory.create(net, 42);
-        peft.loadAdapter("default", adapter);
+        peft.loadAdapter("default", net.adapterNaming(adapter));
         net.setTraining(false);
         return new Loaded(net, peft, peft.parameterCount());
     }

@@ -48,10 +48,20 @@ public final class SentenceEmbedder {
      * as it is, the input of the classification head.
      */
     public static Tensor meanPooled(BertModel bert, Tokenizer.Batch enc) {
+        return meanPooled(bert, enc, hidden(bert, enc));
+    }
+
+    /** The encoder's last hidden state for {@code enc}: (batch, virtual + seq, hidden). */
+    public static Tensor hidden(BertModel bert, Tokenizer.Batch enc) {
         Backend b = bert.backend();
         long[] shape = enc.shape();
-        Tensor mask = b.fromLongs(enc.attentionMask(), shape);
-        Tensor hidden = bert.forward(b.fromLongs(enc.inputIds(), shape), mask, b.fromLongs(enc.tokenTypeIds(), shape));
+        return bert.forward(b.fromLongs(enc.inputIds(), shape), b.fromLongs(enc.attentionMask(), shape),
+                b.fromLongs(enc.tokenTypeIds(), shape));
+    }
+
+    /** {@code hidden} (from {@link #hidden}) mean-pooled over {@code enc}'s real tokens and any soft-prompt positions. */
+    public static Tensor meanPooled(BertModel bert, Tokenizer.Batch enc, Tensor hidden) {
+        Tensor mask = bert.backend().fromLongs(enc.attentionMask(), enc.shape());
         return BertModel.meanPool(hidden, bert.fullMask(mask, hidden.size(1) - enc.seqLen()));
     }
 
