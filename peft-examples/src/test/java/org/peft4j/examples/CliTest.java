@@ -35,6 +35,26 @@ class CliTest {
     }
 
     @Test
+    void trainOnSparkLocal2ReportsWorkersAndBytesPerStepAndSavesTheUsualFolder(@TempDir Path tmp) throws Exception {
+        Path train = head(sst2("train-20k.tsv"), 32, tmp.resolve("train.tsv"));
+        Path dev = head(sst2("dev.tsv"), 16, tmp.resolve("dev.tsv"));
+        Path adapter = tmp.resolve("adapter");
+        String[] t = run("train", "--train", train.toString(), "--eval", dev.toString(), "--out", adapter.toString(),
+                "--batch-size", "16", "--max-length", "32", "--spark", "local[2]");
+        assertThat(t[0]).as(t[2]).isEqualTo("0");
+        JsonNode trained = lastJson(t[1]);
+        assertThat(trained.get("workers").asInt()).isEqualTo(2);
+        // LoRA's 338,690 floats out once and back from each of the 2 tasks
+        assertThat(trained.get("bytes_per_step").asLong()).isEqualTo(338_690L * 4 * 3);
+        assertThat(trained.get("train_steps").asInt()).isEqualTo(2);
+        String[] e = run("eval", "--adapter", adapter.toString(), "--eval", dev.toString(), "--max-length", "32");
+        assertThat(e[0]).as(e[2]).isEqualTo("0");
+        assertThat(lastJson(e[1]).get("accuracy").asDouble()).isEqualTo(trained.get("accuracy").asDouble());
+        assertThat(run("train", "--method", "full", "--spark", "local[2]", "--train", train.toString(),
+                "--eval", dev.toString(), "--out", tmp.resolve("full").toString())[2]).contains("--spark trains PEFT methods");
+    }
+
+    @Test
     void listPrintsMethodsAndBackends() {
         String[] r = run("list");
         assertThat(r[0]).isEqualTo("0");

@@ -84,6 +84,35 @@ public final class Trainer<B> {
     public Result train(Function<Integer, List<B>> epochBatches, Function<B, Tensor> loss,
             java.util.function.ToIntFunction<B> size, Listener listener) {
         Backend backend = model.backend();
+        return train(epochBatches, (batch, params, step) -> backend.gradients(params, () -> loss.apply(batch)), size,
+                listener);
+    }
+
+    /**
+     * Where a step's gradients come from: this process's autodiff by default; a data-parallel
+     * source (Spark) computes them elsewhere. Everything else (clipping, the optimizer, the
+     * schedule, checkpoints) stays in {@link Trainer}.
+     *
+     * @param <B> the batch type
+     */
+    @FunctionalInterface
+    public interface GradientSource<B> {
+        /**
+         * The mean loss of {@code batch} and its gradients with respect to {@code params}, in that
+         * order, as tensors on the model's backend.
+         *
+         * @param step the optimizer step (0-based) this batch belongs to
+         */
+        Gradients of(B batch, List<Parameter> params, int step);
+    }
+
+    /**
+     * As {@link #train(Function, Function, java.util.function.ToIntFunction, Listener)}, with each
+     * micro-batch's gradients from {@code gradients}.
+     */
+    public Result train(Function<Integer, List<B>> epochBatches, GradientSource<B> gradients,
+            java.util.function.ToIntFunction<B> size, Listener listener) {
+        Backend backend = model.backend();
         Map<String, Parameter> named = model.trainableParameters();
         List<Parameter> params = List.copyOf(named.values());
         if (params.isEmpty()) {
@@ -142,7 +171,7 @@ public final class Trainer<B> {
                         float lossSum = 0;
                         for (int a = 0; a < options.gradientAccumulation(); a++) {
                             B batch = batches.get(i + a);
-                            Gradients g = backend.gradients(params, () -> loss.apply(batch));
+                            Gradients g = gradients.of(batch, params, step);
                             if (!Float.isFinite(g.loss())) {
                                 throw new PeftException("loss became " + g.loss() + " at step " + (step + 1)
                                         + " (epoch " + (epoch + 1) + "); lower the learning rate (now " + lr + ")");

@@ -175,8 +175,20 @@ public final class DjlBackend implements Backend {
         unwrap(tensor).close();
     }
 
+    /**
+     * DJL allows one gradient collector per JVM (PyTorch's autograd mode is process-wide there), so
+     * backward passes on different threads or backends (Spark tasks in one executor) take turns.
+     */
+    private static final Object ONE_COLLECTOR_PER_JVM = new Object();
+
     @Override
     public Gradients gradients(List<Parameter> params, Supplier<Tensor> loss) {
+        synchronized (ONE_COLLECTOR_PER_JVM) {
+            return collectGradients(params, loss);
+        }
+    }
+
+    private Gradients collectGradients(List<Parameter> params, Supplier<Tensor> loss) {
         List<NDArray> leaves = new ArrayList<>(params.size());
         for (Parameter p : params) {
             NDArray a = unwrap(p.value());

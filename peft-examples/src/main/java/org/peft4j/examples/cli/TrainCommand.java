@@ -12,6 +12,11 @@ import org.peft4j.api.backend.Parameter;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.core.io.AdapterFiles;
 import org.peft4j.train.Checkpoints;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.peft4j.core.io.PeftJson;
+import org.peft4j.spark.ClassifierJob;
+import org.peft4j.spark.SparkGradients;
 import org.peft4j.train.Trainer;
 import org.peft4j.train.TrainingOptions;
 import org.peft4j.models.PretrainedEncoder;
@@ -71,6 +76,16 @@ final class TrainCommand implements Callable<Integer> {
                     + "BertForSequenceClassification; mean when the model has no pooler) or mean (mean of the last "
                     + "hidden state, recorded as peft4j_pooling in adapter_config.json). Default: ${DEFAULT-VALUE}")
     String pooling;
+
+    @Option(names = "--spark", paramLabel = "MASTER",
+            description = "Train data-parallel on Apache Spark, for example local[2] or spark://HOST:7077: the driver keeps "
+                    + "the weights and the optimizer, each step's batch is split over the tasks, and only the adapter's "
+                    + "tensors and gradients travel")
+    String spark;
+
+    @Option(names = "--spark-partitions", defaultValue = "0",
+            description = "Tasks per step with --spark. Default: the master's default parallelism")
+    int sparkPartitions;
 
     @Option(names = "--max-train-examples", defaultValue = "0", description = "Use a seeded sample of this many training examples (0: all)")
     int maxTrainExamples;
@@ -144,8 +159,29 @@ final class TrainCommand implements Callable<Integer> {
             Trainer<List<Example>> trainer = new Trainer<>(net, options,
                     checkpointEvery > 0 ? Checkpoints.every(out0.resolve("checkpoints"), checkpointEvery) : null);
             TextDataset data = trainData;
-            Trainer.Result result = trainer.train(epoch -> data.lengthBucketedBatches(batching.batchSize, seed + epoch),
-                    classifier::loss, List::size, progress::step);
+            Trainer.Result result;
+            SparkGradients distributed = null;
+            if (spark == null) {
+                result = trainer.train(epoch -> data.lengthBucketedBatches(batching.batchSize, seed + epoch),
+                        classifier::loss, List::size, progress::step);
+            } else {
+                if (full) {
+                    throw new PeftCli.UsageException("--spark trains PEFT methods; full fine-tuning would send every "
+                            + "weight over the network each step");
+                }
+                try (JavaSparkContext sc = new JavaSparkContext(new SparkConf().setMaster(spark).setAppName("peft train")
+                        .setIfMissing("spark.ui.enabled", "false"))) {
+                    int partitions = sparkPartitions > 0 ? sparkPartitions : sc.defaultParallelism();
+                    ClassifierJob job = new ClassifierJob(modelOptions.model, backendName, PeftJson.write(config),
+                            numLabels, seed, batching.maxLength, headPooling == BertForSequenceClassification.Pooling.MEAN
+                                    ? headPooling.key() : null);
+                    distributed = new SparkGradients(sc, job, net.trainableParameters(), partitions);
+                    progress.line("peft: on Spark " + spark + ", " + partitions + " tasks per step, "
+                            + distributed.bytesPerStep() + " bytes per step");
+                    result = trainer.train(epoch -> data.lengthBucketedBatches(batching.batchSize, seed + epoch),
+                            distributed, List::size, progress::step);
+                }
+            }
             progress.done();
             progress.line(String.format(Locale.ROOT, "peft: trained %d steps in %.1f s, loss %.4f -> %.4f",
                     result.steps(), result.seconds(), result.firstLoss(), result.lastLoss()));
@@ -162,14 +198,17 @@ final class TrainCommand implements Callable<Integer> {
                 peft.save(out0, "default");
                 savedFile = out0.resolve(AdapterFiles.WEIGHTS_FILE);
             }
-            new Report().put("method", full ? FULL : config.peftType()).put("backend", b.name())
+            Report report = new Report().put("method", full ? FULL : config.peftType()).put("backend", b.name())
                     .put("model", encoder.name()).evaluation(ev, evalSeconds).parameters(count)
                     .put("train_examples", result.examples()).put("train_steps", result.steps())
                     .put("skipped_steps", result.skippedSteps()).put("train_seconds", result.seconds())
                     .put("examples_per_second", result.examples() / result.seconds())
                     .put(full ? "model_dir" : "adapter_dir", out0.toString())
-                    .put(full ? "model_bytes" : "adapter_bytes", Files.size(savedFile))
-                    .print(out);
+                    .put(full ? "model_bytes" : "adapter_bytes", Files.size(savedFile));
+            if (distributed != null) {
+                report.put("workers", distributed.partitions()).put("bytes_per_step", distributed.bytesPerStep());
+            }
+            report.print(out);
         }
         return 0;
     }
