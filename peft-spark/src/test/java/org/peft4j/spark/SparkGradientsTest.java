@@ -96,22 +96,26 @@ class SparkGradientsTest {
         return new TrainingOptions(1, STEPS, 5e-2f, 0.01f, 0.25f, LrSchedule.LINEAR, 1.0f, 1, 42, 1);
     }
 
-    private static ClassifierJob job() {
-        return new ClassifierJob(model.toString(), "djl", LORA, 2, 42, 32, null);
+    private static ClassifierJob job(String config) {
+        return new ClassifierJob(model.toString(), "djl", config, 2, 42, 32, null);
     }
 
     /** The adapter after {@link #STEPS} steps, trained with {@code spark} or (null) in this process. */
     private Map<String, float[]> train(JavaSparkContext spark) {
+        return train(spark, LORA);
+    }
+
+    private Map<String, float[]> train(JavaSparkContext spark, String config) {
         try (Backend b = Peft.backend("djl"); Tokenizer tok = PretrainedEncoder.load(model.toString()).tokenizer()) {
             BertForSequenceClassification net = PretrainedEncoder.load(model.toString()).classifier(b, 2, 42);
             PeftModel peft = Peft.factory(b).create(net, 42);
-            peft.addAdapter("default", Peft.registry().parseConfig(LORA));
+            peft.addAdapter("default", Peft.registry().parseConfig(config));
             Trainer<List<Example>> trainer = new Trainer<>(net, options());
             if (spark == null) {
                 TextClassifier classifier = new TextClassifier(net, tok, 32);
                 trainer.train(e -> batches, classifier::loss, List::size, (s, t, l, lr, n) -> { });
             } else {
-                SparkGradients source = new SparkGradients(spark, job(), net.trainableParameters(), 2);
+                SparkGradients source = new SparkGradients(spark, job(config), net.trainableParameters(), 2);
                 assertThat(source.bytesPerStep()).isEqualTo(peft.parameterCount().trainable() * 4 * 3);
                 trainer.train(e -> batches, source, List::size, (s, t, l, lr, n) -> { });
             }
@@ -157,6 +161,19 @@ class SparkGradientsTest {
         Map<String, float[]> single = train(null);
         sc = spark("local[2]");
         assertSameAdapter(train(sc), single);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {
+        "{\"peft_type\": \"IA3\", \"task_type\": \"SEQ_CLS\", \"target_modules\": [\"key\", \"value\", \"output.dense\"], \"feedforward_modules\": [\"output.dense\"]}",
+        "{\"peft_type\": \"BOTTLENECK\", \"task_type\": \"SEQ_CLS\", \"reduction_factor\": 4}",
+        "{\"peft_type\": \"PREFIX_TUNING\", \"task_type\": \"SEQ_CLS\", \"num_virtual_tokens\": 4}",
+        "{\"peft_type\": \"PROMPT_TUNING\", \"task_type\": \"SEQ_CLS\", \"num_virtual_tokens\": 4}",
+        "{\"peft_type\": \"P_TUNING\", \"task_type\": \"SEQ_CLS\", \"num_virtual_tokens\": 4, \"encoder_hidden_size\": 16}"})
+    void everyMethodTrainsOnSparkAsInOneProcess(String config) {
+        Map<String, float[]> single = train(null, config);
+        sc = spark("local[2]");
+        assertSameAdapter(train(sc, config), single);
     }
 
     @Test
