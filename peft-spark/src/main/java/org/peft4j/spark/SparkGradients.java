@@ -27,6 +27,7 @@ import org.peft4j.train.Trainer;
  * }</pre>
  */
 public final class SparkGradients implements Trainer.GradientSource<List<Example>> {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SparkGradients.class);
     private final JavaSparkContext sc;
     private final ClassifierJob job;
     private final String[] names;
@@ -73,6 +74,7 @@ public final class SparkGradients implements Trainer.GradientSource<List<Example
         for (int p = 0; p < parts; p++) {
             slices.add(Rows.of(batch.subList(p * batch.size() / parts, (p + 1) * batch.size() / parts)));
         }
+        long t0 = System.nanoTime();
         Broadcast<float[][]> shared = sc.broadcast(weights);
         ClassifierJob job = this.job;
         String[] names = this.names;
@@ -86,6 +88,7 @@ public final class SparkGradients implements Trainer.GradientSource<List<Example
         } finally {
             shared.destroy();
         }
+        LOG.debug("step {}: {} tasks in {} ms", step, parts, (System.nanoTime() - t0) / 1_000_000);
         Backend backend = params.get(0).value().backend();
         List<Tensor> grads = new ArrayList<>(names.length);
         float scale = 1f / total.rows();

@@ -86,6 +86,7 @@ final class Worker {
             params.add(p);
         }
         backend.seed(dropoutSeed);
+        long t0 = System.nanoTime();
         try (Scope s = backend.scope()) {
             float n = rows.size();
             Gradients g = backend.gradients(params, () -> classifier.loss(rows).mul(n));
@@ -93,6 +94,7 @@ final class Worker {
             for (int i = 0; i < out.length; i++) {
                 out[i] = g.grads().get(i).toFloatArray();
             }
+            LOG.debug("gradients of {} rows in {} ms", rows.size(), (System.nanoTime() - t0) / 1_000_000);
             return new Partial(out, rows.size(), g.loss());
         }
     }

@@ -2,11 +2,12 @@ package org.peft4j.backend.djl;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -176,19 +177,13 @@ public final class DjlBackend implements Backend {
     }
 
     /**
-     * DJL allows one gradient collector per JVM (PyTorch's autograd mode is process-wide there), so
-     * backward passes on different threads or backends (Spark tasks in one executor) take turns.
+     * Records {@code loss} with autograd on and differentiates it. DJL's {@code GradientCollector}
+     * allows one collector per JVM, which would make backward passes on different threads (Spark
+     * tasks in one executor, serving threads) fail; PyTorch's grad mode is per thread, so this
+     * switches it on for the calling thread only and runs PyTorch's backward directly.
      */
-    private static final Object ONE_COLLECTOR_PER_JVM = new Object();
-
     @Override
     public Gradients gradients(List<Parameter> params, Supplier<Tensor> loss) {
-        synchronized (ONE_COLLECTOR_PER_JVM) {
-            return collectGradients(params, loss);
-        }
-    }
-
-    private Gradients collectGradients(List<Parameter> params, Supplier<Tensor> loss) {
         List<NDArray> leaves = new ArrayList<>(params.size());
         for (Parameter p : params) {
             NDArray a = unwrap(p.value());
@@ -197,13 +192,19 @@ public final class DjlBackend implements Backend {
         }
         try {
             float value;
-            try (GradientCollector collector = engine.newGradientCollector()) {
+            boolean gradMode = JniUtils.isGradMode();
+            JniUtils.setGradMode(true);
+            try {
                 NDArray l = unwrap(loss.get());
                 if (l.size() != 1) {
                     throw new PeftException("loss must have one element, got shape " + l.getShape());
                 }
                 value = l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat();
-                collector.backward(l);
+                try (NDArray seed = l.onesLike()) {
+                    JniUtils.backward((PtNDArray) l, (PtNDArray) seed, false, false);
+                }
+            } finally {
+                JniUtils.setGradMode(gradMode);
             }
             List<Tensor> grads = new ArrayList<>(leaves.size());
             for (NDArray a : leaves) {
@@ -211,7 +212,7 @@ public final class DjlBackend implements Backend {
                     grads.add(wrap(g.duplicate()));
                 }
                 // PyTorch accumulates into .grad across backward passes; zero_() (not g - g) also clears NaN
-                ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) a);
+                JniUtils.zeroGrad((PtNDArray) a);
             }
             return new Gradients(value, grads);
         } finally {
