@@ -55,6 +55,35 @@ class CliTest {
     }
 
     @Test
+    void embedOnSparkWritesTheVectorsPeftEmbedPrints(@TempDir Path tmp) throws Exception {
+        Path input = tmp.resolve("texts.jsonl");
+        Files.writeString(input, "{\"id\": 1, \"text\": \"a warm, funny film\"}\n{\"id\": 2, \"text\": \"dull\"}\n");
+        Path output = tmp.resolve("vectors");
+        String[] r = run("embed", "--spark", "local[2]", "--input", input.toString(), "--output", output.toString());
+        assertThat(r[0]).as(r[2]).isEqualTo("0");
+        assertThat(lastJson(r[1]).get("rows").asInt()).isEqualTo(2);
+        java.util.Map<Integer, float[]> byId = new java.util.HashMap<>();
+        try (var parts = Files.list(output)) {
+            for (Path part : parts.filter(p -> p.getFileName().toString().startsWith("part-")).toList()) {
+                for (String line : Files.readAllLines(part)) {
+                    JsonNode row = PeftJson.mapper().readTree(line);
+                    float[] v = new float[row.get("embedding").size()];
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = (float) row.get("embedding").get(i).asDouble();
+                    }
+                    byId.put(row.get("id").asInt(), v);
+                }
+            }
+        }
+        String[] single = run("embed", "--text", "a warm, funny film", "--text", "dull");
+        List<String> lines = single[1].strip().lines().toList();
+        assertThat(org.peft4j.testkit.Reference.maxAbsDiff(byId.get(1), parseVector(lines.get(0)))).isLessThan(1e-5f);
+        assertThat(org.peft4j.testkit.Reference.maxAbsDiff(byId.get(2), parseVector(lines.get(1)))).isLessThan(1e-5f);
+        assertThat(run("embed", "--spark", "local[2]", "--input", input.toString(), "--output", output.toString())[2])
+                .contains("exists");
+    }
+
+    @Test
     void listPrintsMethodsAndBackends() {
         String[] r = run("list");
         assertThat(r[0]).isEqualTo("0");
