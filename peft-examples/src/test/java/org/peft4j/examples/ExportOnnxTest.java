@@ -52,6 +52,19 @@ class ExportOnnxTest {
             assertThat(cosine(ort[i], CliTest.parseVector(printed.get(i)))).as(TEXTS.get(i)).isGreaterThan(0.9999);
         }
         assertThat(cosine(ort[0], CliTest.parseVector(base.get(0)))).as("the adapter is in the file").isLessThan(0.999);
+
+        // LangChain4j's own in-process ONNX embedding model takes the file and the model's tokenizer
+        Path tokenizer = tmp.resolve("tokenizer.json");
+        try (var in = org.peft4j.models.io.MiniLm.tokenizerJson()) {
+            java.nio.file.Files.copy(in, tokenizer);
+        }
+        var langchain4j = new dev.langchain4j.model.embedding.onnx.OnnxEmbeddingModel(file, tokenizer,
+                dev.langchain4j.model.embedding.onnx.PoolingMode.MEAN);
+        for (int i = 0; i < TEXTS.size(); i++) {
+            float[] v = langchain4j.embed(TEXTS.get(i)).content().vector();
+            assertThat(cosine(v, CliTest.parseVector(printed.get(i)))).as("LangChain4j: " + TEXTS.get(i))
+                    .isGreaterThan(0.9999);
+        }
     }
 
     @Test
