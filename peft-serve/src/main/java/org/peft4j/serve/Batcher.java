@@ -35,12 +35,16 @@ final class Batcher implements AutoCloseable {
      * One input of a request.
      *
      * @param adapter whose weights it runs through (a use taken with {@link ServedAdapters#acquire})
-     * @param tokens its token count, special tokens included (after truncation)
+     * @param ids its token ids, special tokens included, truncated (tokenized once, by the request's thread)
+     * @param types its token types
      * @param classify class probabilities (true) or the sentence embedding (false)
      * @param result completed by the batching thread
      */
-    record Row(ServedAdapters.Served adapter, String text, int tokens, boolean classify, CompletableFuture<float[]> result)
+    record Row(ServedAdapters.Served adapter, long[] ids, long[] types, boolean classify, CompletableFuture<float[]> result)
             implements Work {
+        int tokens() {
+            return ids.length;
+        }
     }
 
     /**
@@ -64,7 +68,6 @@ final class Batcher implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final ServedAdapters adapters;
     private final Metrics metrics;
-    private final int maxLength;
     private final int maxBatchRows;
     private final long maxWaitNanos;
     private final int maxQueue;
@@ -85,7 +88,6 @@ final class Batcher implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.adapters = adapters;
         this.metrics = metrics;
-        this.maxLength = options.maxLength();
         this.maxBatchRows = options.maxBatchRows();
         this.maxWaitNanos = TimeUnit.MILLISECONDS.toNanos(options.maxWaitMs());
         this.maxQueue = options.maxQueue();
@@ -196,7 +198,7 @@ final class Batcher implements AutoCloseable {
         long start = System.nanoTime();
         Backend b = bert.backend();
         try (Scope s = b.scope()) {
-            Tokenizer.Batch enc = tokenizer.encode(rows.stream().map(Row::text).toList(), maxLength);
+            Tokenizer.Batch enc = tokenizer.pad(rows.stream().map(Row::ids).toList(), rows.stream().map(Row::types).toList());
             List<String> route = rows.stream().map(r -> r.adapter().internal()).toList();
             boolean anyCls = rows.stream().anyMatch(r -> r.classify() && r.adapter().head().clsPooler());
             // the pooler may carry the rows' adapters (LoRA on "dense"), so it runs inside the mixed batch too

@@ -339,7 +339,7 @@ public final class PeftServer implements AutoCloseable {
             List<Batcher.Row> rows = new ArrayList<>();
             for (int i = 0; i < inputs.size(); i++) {
                 CompletableFuture<float[]> f = new CompletableFuture<>();
-                rows.add(new Batcher.Row(served, inputs.get(i), enc.length(i), classify, f));
+                rows.add(new Batcher.Row(served, enc.ids(i), enc.types(i), classify, f));
                 results.add(f);
                 tokens += enc.length(i);
             }

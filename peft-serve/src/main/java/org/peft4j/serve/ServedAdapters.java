@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.peft4j.api.PeftException;
+import org.peft4j.api.backend.Tensor;
 import org.peft4j.api.config.PeftConfig;
 import org.peft4j.api.config.TaskType;
 import org.peft4j.core.PeftModel;
@@ -394,19 +395,17 @@ final class ServedAdapters {
                         + "the server keeps per-adapter copies of the classification head ('classifier') only");
             }
         }
+        // the file's header against the budget before its data is read (PeftModel checks the layout again)
         long elements = 0;
         for (long[] shape : AdapterFiles.readShapes(dir).values()) {
-            long n = 1;
-            for (long d : shape) {
-                n = Math.multiplyExact(n, d);
-            }
-            elements = Math.addExact(elements, n);
+            long n = Tensor.numel(shape);
+            elements = elements > Long.MAX_VALUE - n ? Long.MAX_VALUE : elements + n;
         }
         if (elements > peft.adapterBudget()) {
             throw new PeftException("adapter '" + name + "' holds " + elements + " elements, over the budget of "
                     + peft.adapterBudget());
         }
-        AdapterFiles.Loaded files = naming.apply(AdapterFiles.load(dir, registry));
+        AdapterFiles.Loaded files = naming.apply(new AdapterFiles.Loaded(config, AdapterFiles.readTensors(dir)));
         Classifiers.Head head = Classifiers.head(files);
         BertForSequenceClassification.Pooling pooling = Classifiers.pooling(files);
         boolean clsPooler = pooling == null ? hasPooler : pooling == BertForSequenceClassification.Pooling.CLS_POOLER;
@@ -418,7 +417,7 @@ final class ServedAdapters {
                     + head.weight().shape()[1] + "; the model's is " + hidden);
         }
         Map<String, HostTensor> layers = new LinkedHashMap<>(files.tensors());
-        layers.keySet().removeIf(k -> k.endsWith(".classifier.weight") || k.endsWith(".classifier.bias"));
+        layers.keySet().removeIf(Classifiers::isHeadTensor);
         String internal = "s" + nextId.incrementAndGet();
         peft.loadAdapter(internal, new AdapterFiles.Loaded(withoutModulesToSave(config), layers));
         metrics.adapterLoad();

@@ -4,9 +4,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
@@ -37,7 +34,7 @@ import org.peft4j.models.text.Tokenizer;
  * }</pre>
  */
 public final class SparkEmbeddings {
-    private static final Map<EmbeddingJob, ConcurrentLinkedQueue<SentenceEmbedder>> IDLE = new ConcurrentHashMap<>();
+    private static final ExecutorPool<EmbeddingJob, SentenceEmbedder> EMBEDDERS = new ExecutorPool<>(SparkEmbeddings::load);
 
     private SparkEmbeddings() {
     }
@@ -69,12 +66,7 @@ public final class SparkEmbeddings {
     }
 
     private static Iterator<Row> embedAll(Iterator<Row> rows, int textIndex, String textColumn, EmbeddingJob job) {
-        ConcurrentLinkedQueue<SentenceEmbedder> idle = IDLE.computeIfAbsent(job, j -> new ConcurrentLinkedQueue<>());
-        SentenceEmbedder embedder = idle.poll();
-        if (embedder == null) {
-            embedder = load(job);
-        }
-        try {
+        return EMBEDDERS.with(job, embedder -> {
             List<Row> out = new ArrayList<>();
             List<Row> batch = new ArrayList<>();
             while (rows.hasNext()) {
@@ -104,9 +96,7 @@ public final class SparkEmbeddings {
                 }
             }
             return out.iterator();
-        } finally {
-            idle.add(embedder);
-        }
+        });
     }
 
     /** The executor's embedder for {@code job}; it lives as long as the JVM. */

@@ -4,8 +4,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Function;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
@@ -30,7 +28,7 @@ import org.slf4j.LoggerFactory;
  */
 final class Worker {
     private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
-    private static final Map<ClassifierJob, ConcurrentLinkedQueue<Worker>> IDLE = new ConcurrentHashMap<>();
+    private static final ExecutorPool<ClassifierJob, Worker> POOL = new ExecutorPool<>(Worker::new);
     /** Runs before every task's work; tests use it to inject a failure. */
     static volatile Runnable beforeTask = () -> { };
 
@@ -55,16 +53,7 @@ final class Worker {
 
     /** Runs {@code work} on an idle worker for {@code job}, made first if none is idle. */
     static <T> T with(ClassifierJob job, Function<Worker, T> work) {
-        ConcurrentLinkedQueue<Worker> idle = IDLE.computeIfAbsent(job, j -> new ConcurrentLinkedQueue<>());
-        Worker w = idle.poll();
-        if (w == null) {
-            w = new Worker(job);
-        }
-        try {
-            return work.apply(w);
-        } finally {
-            idle.add(w);
-        }
+        return POOL.with(job, work);
     }
 
     /**

@@ -49,6 +49,11 @@ public final class Classifiers {
         return value == null ? null : BertForSequenceClassification.Pooling.of(value);
     }
 
+    /** Whether an adapter file's tensor {@code key} is the classification head's ({@code ...classifier.weight/bias}). */
+    public static boolean isHeadTensor(String key) {
+        return key.endsWith(".classifier.weight") || key.endsWith(".classifier.bias");
+    }
+
     /** The classification head the adapter saved, or null when it saved none; a half head or mismatched shapes fail. */
     public static Head head(AdapterFiles.Loaded adapter) {
         HostTensor w = null;

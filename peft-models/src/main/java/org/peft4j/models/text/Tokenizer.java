@@ -203,25 +203,45 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     private Batch pad(Encoding[] encodings) {
-        int batch = encodings.length;
-        int seqLen = 0;
+        List<long[]> ids = new java.util.ArrayList<>(encodings.length);
+        List<long[]> types = new java.util.ArrayList<>(encodings.length);
         for (Encoding e : encodings) {
-            seqLen = Math.max(seqLen, e.getIds().length);
+            ids.add(e.getIds());
+            types.add(e.getTypeIds());
         }
-        long[] ids = new long[batch * seqLen];
-        long[] mask = new long[batch * seqLen];
-        long[] types = new long[batch * seqLen];
+        return pad(ids, types);
+    }
+
+    /**
+     * Rows encoded earlier (by {@link Batch#ids} and {@link Batch#types}) as one batch padded to the
+     * longest, as {@link #encode} pads: so texts tokenized once can be batched in another grouping.
+     *
+     * @param ids each row's token ids, without padding
+     * @param types each row's token types, the same lengths as {@code ids}
+     */
+    public Batch pad(List<long[]> ids, List<long[]> types) {
+        int batch = ids.size();
+        int seqLen = 0;
         for (int b = 0; b < batch; b++) {
-            long[] rowIds = encodings[b].getIds();
-            long[] rowTypes = encodings[b].getTypeIds();
-            int base = b * seqLen;
-            System.arraycopy(rowIds, 0, ids, base, rowIds.length);
-            System.arraycopy(rowTypes, 0, types, base, rowTypes.length);
-            Arrays.fill(mask, base, base + rowIds.length, 1L);
-            Arrays.fill(ids, base + rowIds.length, base + seqLen, padId);
-            Arrays.fill(types, base + rowIds.length, base + seqLen, padTypeId);
+            if (types.get(b).length != ids.get(b).length) {
+                throw new PeftException("row " + b + " has " + ids.get(b).length + " ids and " + types.get(b).length
+                        + " token types");
+            }
+            seqLen = Math.max(seqLen, ids.get(b).length);
         }
-        return new Batch(ids, mask, types, batch, seqLen);
+        long[] allIds = new long[batch * seqLen];
+        long[] mask = new long[batch * seqLen];
+        long[] allTypes = new long[batch * seqLen];
+        for (int b = 0; b < batch; b++) {
+            long[] rowIds = ids.get(b);
+            int base = b * seqLen;
+            System.arraycopy(rowIds, 0, allIds, base, rowIds.length);
+            System.arraycopy(types.get(b), 0, allTypes, base, rowIds.length);
+            Arrays.fill(mask, base, base + rowIds.length, 1L);
+            Arrays.fill(allIds, base + rowIds.length, base + seqLen, padId);
+            Arrays.fill(allTypes, base + rowIds.length, base + seqLen, padTypeId);
+        }
+        return new Batch(allIds, mask, allTypes, batch, seqLen);
     }
 
     private static int vocabSize(JsonNode root) {
@@ -295,6 +315,11 @@ public final class Tokenizer implements AutoCloseable {
         /** The ids of {@code row} without padding. */
         public long[] ids(int row) {
             return Arrays.copyOfRange(inputIds, row * seqLen, row * seqLen + length(row));
+        }
+
+        /** The token types of {@code row} without padding. */
+        public long[] types(int row) {
+            return Arrays.copyOfRange(tokenTypeIds, row * seqLen, row * seqLen + length(row));
         }
 
         @Override

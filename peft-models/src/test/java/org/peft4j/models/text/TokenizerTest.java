@@ -187,4 +187,14 @@ class TokenizerTest {
         assertThatThrownBy(() -> t.encode(List.of("a"), 8)).isInstanceOf(PeftException.class)
                 .hasMessageContaining("closed");
     }
+
+    @Test
+    void rowsTokenizedOnceRegroupIntoTheBatchEncodeGives() {
+        List<String> texts = List.of("a short one", "a somewhat longer sentence with more words in it", "mid length text");
+        Tokenizer.Batch all = tok.encode(texts, 16);
+        Tokenizer.Batch regrouped = tok.pad(List.of(all.ids(2), all.ids(0)), List.of(all.types(2), all.types(0)));
+        assertThat(regrouped).isEqualTo(tok.encode(List.of(texts.get(2), texts.get(0)), 16));
+        assertThatThrownBy(() -> tok.pad(List.of(all.ids(0)), List.of(new long[1])))
+                .isInstanceOf(PeftException.class).hasMessageContaining("token types");
+    }
 }
