@@ -57,6 +57,11 @@ public final class OnnxWeights {
      * @throws PeftException if the graph is not a BERT encoder or a weight has another shape than the graph's
      */
     public static byte[] withWeights(InputStream onnx, Map<String, HostTensor> weights) {
+        return replaceWeights(onnx, weights).toByteArray();
+    }
+
+    /** {@link #withWeights} before serialisation. */
+    static OnnxMl.ModelProto replaceWeights(InputStream onnx, Map<String, HostTensor> weights) {
         OnnxMl.ModelProto model = parse(onnx);
         Reader reader = new Reader(model.getGraph());
         Map<String, HostTensor> old = reader.weights();
@@ -92,11 +97,11 @@ public final class OnnxWeights {
                 graph.setNode(i, nb.build());
             }
         }
-        return model.toBuilder().setGraph(graph).build().toByteArray();
+        return model.toBuilder().setGraph(graph).build();
     }
 
     /** A float32 tensor named {@code name}, little-endian raw data. */
-    private static OnnxMl.TensorProto floatTensor(String name, HostTensor t) {
+    static OnnxMl.TensorProto floatTensor(String name, HostTensor t) {
         java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4 * t.data().length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         for (float v : t.data()) {
             buf.putFloat(v);
@@ -246,7 +251,7 @@ public final class OnnxWeights {
         return names;
     }
 
-    private static long[] expectedShape(String name, long vocab, long hidden, long positions, long types,
+    static long[] expectedShape(String name, long vocab, long hidden, long positions, long types,
             long intermediate) {
         boolean weight = name.endsWith(".weight");
         if (name.equals("embeddings.word_embeddings.weight")) {
