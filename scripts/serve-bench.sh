@@ -10,7 +10,7 @@ src="$(cd "$1" && pwd)"; requests="${2:-2000}"
 peft="$root/peft"
 lscpu | grep -E "Model name|^CPU\(s\)" >&2
 grep -o -w -E 'avx512f|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ' >&2; echo >&2
-mapfile -t names < <(ls "$src")
+mapfile -t names < <(cd "$src" && for d in */; do [ -f "$d/adapter_config.json" ] && echo "${d%/}"; done)
 many="$(mktemp -d)"; trap 'rm -rf "$many"; kill $(jobs -p) 2>/dev/null || true' EXIT
 for i in $(seq 1 64); do cp -r "$src/${names[$(( (i - 1) % ${#names[@]} ))]}" "$many/m$i"; done
 

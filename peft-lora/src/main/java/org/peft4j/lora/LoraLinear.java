@@ -59,6 +59,7 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
     private final Map<String, Tensor> doraMergeScale = new LinkedHashMap<>();
 
     void addAdapter(String name, Linear a, Linear b, Settings settings, boolean dora) {
+        dropStack();
         loraA().put(name, a);
         loraB().put(name, b);
         adapters().add(name, settings);
@@ -147,6 +148,7 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
     /** Drops adapter {@code name}'s modules; the base weight is left as it is (merged or not). */
     @Override
     public void removeAdapter(String name) {
+        dropStack();
         loraA().remove(name);
         loraB().remove(name);
         magnitudes().remove(name);
@@ -195,44 +197,143 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
         if (isTraining() || x.rank() < 2 || x.size(0) != names.size()) {
             return null;
         }
-        Map<String, long[]> columns = new LinkedHashMap<>(); // adapter -> {first column, rank}
-        long width = 0;
+        boolean any = false;
         for (String name : names) {
-            if (!adapters().contains(name) || columns.containsKey(name)) {
-                continue;
+            if (adapters().contains(name)) {
+                if (isDora(name)) {
+                    return null;
+                }
+                any = true;
             }
-            if (isDora(name)) {
-                return null;
-            }
-            long r = loraA().child(name, Linear.class).outFeatures();
-            columns.put(name, new long[] {width, r});
-            width += r;
         }
-        // every row multiplies by all K adapters' A and B: worth it while K x r stays small next to the
-        // layer (at most a quarter of its narrower side, so at most half the base layer's work)
-        if (columns.isEmpty() || width > Math.min(inFeatures(), outFeatures()) / 4) {
+        Stacked stack = any ? stackFor(names) : null;
+        if (stack == null) {
             return null;
         }
         int batch = names.size();
+        long width = stack.width();
         float[] mask = new float[(int) (batch * width)];
         for (int i = 0; i < batch; i++) {
-            long[] c = columns.get(names.get(i));
+            long[] c = stack.columns().get(names.get(i));
             if (c != null) {
                 java.util.Arrays.fill(mask, (int) (i * width + c[0]), (int) (i * width + c[0] + c[1]), scaling(names.get(i)));
             }
         }
+        Tensor rowsX = x.reshape(batch, x.numel() / (batch * inFeatures()), inFeatures());
+        Tensor down = rowsX.matmul(stack.aT()).mul(x.backend().fromFloats(mask, batch, 1, width));
+        return down.matmul(stack.bT());
+    }
+
+    /**
+     * A's and B's stacked for a mixed batch.
+     *
+     * @param columns adapter -> {first column, rank}
+     * @param sources the A and B values stacked, to tell when a parameter was replaced since
+     * @param aT (in, width), the A's stacked and transposed
+     * @param bT (width, out), the B's stacked and transposed
+     */
+    private record Stacked(Map<String, long[]> columns, long width, java.util.List<Tensor> sources, Tensor aT, Tensor bT) {
+        boolean current(LoraLinear layer) {
+            int i = 0;
+            for (String name : columns.keySet()) {
+                if (sources.get(i++) != layer.loraA().child(name, Linear.class).weight().value()
+                        || sources.get(i++) != layer.loraB().child(name, Linear.class).weight().value()) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /**
+     * Every (non-DoRA) adapter of this layer stacked, built once and kept until an adapter is added
+     * or removed (both under the model's exclusive lock, so no forward pass still reads the old
+     * stack when it is released): concatenating and transposing K A's and B's on every call cost
+     * about as much as the two products. When the layer holds too many adapters for one stack, or
+     * a parameter was replaced since (training), a stack of just the batch's adapters is made for
+     * this call and released with the caller's scope.
+     */
+    private volatile Stacked stacked;
+    /** Set when this layer's adapters are too many to stack once; cleared with the stack. */
+    private volatile boolean unstackable;
+
+    private Stacked stackFor(java.util.List<String> rowNames) {
+        java.util.List<String> here = rowAdaptersHere(rowNames);
+        Stacked kept = stacked != null || unstackable ? stacked : keepStack();
+        if (kept != null && kept.columns().keySet().containsAll(here) && kept.current(this)) {
+            return kept;
+        }
+        return fits(here) ? stack(here) : null;
+    }
+
+    private synchronized Stacked keepStack() {
+        if (stacked == null && !unstackable) {
+            java.util.List<String> all = new java.util.ArrayList<>();
+            for (String name : adapters().names()) {
+                if (!isDora(name)) {
+                    all.add(name);
+                }
+            }
+            if (!fits(all)) {
+                unstackable = true;
+                return null;
+            }
+            try (Scope ignored = backend().scope()) {
+                Stacked s = stack(all);
+                stacked = new Stacked(s.columns(), s.width(), s.sources(), backend().keep(s.aT()), backend().keep(s.bT()));
+            }
+        }
+        return stacked;
+    }
+
+    /** The distinct adapters of this layer the rows use, in order of first use. */
+    private java.util.List<String> rowAdaptersHere(java.util.List<String> rowNames) {
+        return rowNames.stream().distinct().filter(adapters()::contains).toList();
+    }
+
+    /**
+     * Whether stacking {@code names} pays: every row multiplies by all K adapters' A and B, worth it
+     * while K x r stays small next to the layer (at most a quarter of its narrower side, so at most
+     * half the base layer's work).
+     */
+    private boolean fits(java.util.List<String> names) {
+        long width = 0;
+        for (String name : names) {
+            width += loraA().child(name, Linear.class).outFeatures();
+        }
+        return width > 0 && width <= Math.min(inFeatures(), outFeatures()) / 4;
+    }
+
+    private Stacked stack(java.util.List<String> names) {
+        Map<String, long[]> columns = new LinkedHashMap<>();
+        java.util.List<Tensor> sources = new java.util.ArrayList<>();
         java.util.List<Tensor> as = new java.util.ArrayList<>();
         java.util.List<Tensor> bs = new java.util.ArrayList<>();
-        for (String name : columns.keySet()) {
-            as.add(loraA().child(name, Linear.class).weight().value());
-            bs.add(loraB().child(name, Linear.class).weight().value());
+        long width = 0;
+        for (String name : names) {
+            Tensor a = loraA().child(name, Linear.class).weight().value();
+            Tensor b = loraB().child(name, Linear.class).weight().value();
+            columns.put(name, new long[] {width, a.size(0)});
+            width += a.size(0);
+            sources.add(a);
+            sources.add(b);
+            as.add(a);
+            bs.add(b);
         }
-        Backend backend = x.backend();
-        Tensor a = as.size() == 1 ? as.get(0) : backend.concat(as, 0);
-        Tensor b = bs.size() == 1 ? bs.get(0) : backend.concat(bs, 1);
-        Tensor rowsX = x.reshape(batch, x.numel() / (batch * inFeatures()), inFeatures());
-        Tensor down = rowsX.matmul(a.transposeLast2()).mul(backend.fromFloats(mask, batch, 1, width));
-        return down.matmul(b.transposeLast2());
+        Tensor a = as.size() == 1 ? as.get(0) : backend().concat(as, 0);
+        Tensor b = bs.size() == 1 ? bs.get(0) : backend().concat(bs, 1);
+        return new Stacked(columns, width, sources, a.transposeLast2(), b.transposeLast2());
+    }
+
+    /** Releases the kept stack; called when the adapter set changes, under the model's exclusive lock. */
+    private synchronized void dropStack() {
+        Stacked old = stacked;
+        stacked = null;
+        unstackable = false;
+        if (old != null) {
+            backend().release(old.aT());
+            backend().release(old.bT());
+        }
     }
 
     /**

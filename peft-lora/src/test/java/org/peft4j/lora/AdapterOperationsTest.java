@@ -147,26 +147,43 @@ class AdapterOperationsTest {
             m.addAdapter("b", random(rankB, "fc2"));
             m.model().setTraining(training);
             List<String> route = List.of("b", RowAdapters.BASE, "a", "b", "a");
-            float[] mixed = m.withRowAdapters(route, () -> out(m, b.fromFloats(xs, rows, in)));
-            for (int i = 0; i < rows; i++) {
-                Tensor row = b.fromFloats(java.util.Arrays.copyOfRange(xs, i * in, (i + 1) * in), 1, in);
-                float[] alone;
-                if (route.get(i).equals(RowAdapters.BASE)) {
-                    try (var off = m.disableAdapter()) {
-                        alone = out(m, row);
-                    }
-                } else {
-                    m.setAdapter(route.get(i));
-                    alone = out(m, row);
-                }
-                float[] got = java.util.Arrays.copyOfRange(mixed, i * 2, i * 2 + 2);
-                assertThat(Reference.maxAbsDiff(got, alone)).as("row %d (%s)", i, route.get(i)).isLessThan(1e-5f);
+            assertMixedEqualsAlone(m, b, xs, in, route);
+            if (!training) {
+                // the stacked A's and B's are kept between calls; a replaced parameter or a changed adapter
+                // set is seen by the next batch
+                var bB = m.model().namedParameters().get("fc2.lora_B.b.weight");
+                bB.set(bB.value().mul(3f).add(0.5f));
+                assertMixedEqualsAlone(m, b, xs, in, route);
+                m.addAdapter("c", random(2, "fc1", "fc2"));
+                assertMixedEqualsAlone(m, b, xs, in, List.of("c", "a", "b", RowAdapters.BASE, "c"));
+                m.deleteAdapter("c");
+                assertMixedEqualsAlone(m, b, xs, in, route);
             }
             assertThatThrownBy(() -> m.withRowAdapters(List.of("zzz"), () -> null))
                     .isInstanceOf(PeftException.class).hasMessageContaining("zzz").hasMessageContaining("[a, b]");
             m.merge("a");
             assertThatThrownBy(() -> m.withRowAdapters(route, () -> null)).isInstanceOf(PeftException.class)
                     .hasMessageContaining("merged");
+        }
+    }
+
+    /** Each row of a mixed batch over {@code route} equals that row run alone with its adapter. */
+    private static void assertMixedEqualsAlone(PeftModel m, Backend b, float[] xs, int in, List<String> route) {
+        int rows = route.size();
+        float[] mixed = m.withRowAdapters(route, () -> out(m, b.fromFloats(xs, rows, in)));
+        for (int i = 0; i < rows; i++) {
+            Tensor row = b.fromFloats(java.util.Arrays.copyOfRange(xs, i * in, (i + 1) * in), 1, in);
+            float[] alone;
+            if (route.get(i).equals(RowAdapters.BASE)) {
+                try (var off = m.disableAdapter()) {
+                    alone = out(m, row);
+                }
+            } else {
+                m.setAdapter(route.get(i));
+                alone = out(m, row);
+            }
+            float[] got = java.util.Arrays.copyOfRange(mixed, i * 2, i * 2 + 2);
+            assertThat(Reference.maxAbsDiff(got, alone)).as("row %d (%s)", i, route.get(i)).isLessThan(1e-5f);
         }
     }
 
