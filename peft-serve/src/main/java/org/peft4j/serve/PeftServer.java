@@ -327,29 +327,24 @@ public final class PeftServer implements AutoCloseable {
             throw ApiError.badRequest("'input' has " + inputs.size() + " items; at most " + options.maxBatchRows()
                     + " (--max-batch-rows) per request");
         }
-        ServedAdapters.Served served = adapters.acquire(model);
-        List<CompletableFuture<float[]>> results = new ArrayList<>();
-        int tokens = 0;
-        try {
+        int[] tokens = {0};
+        List<CompletableFuture<float[]>> results = onAdapter(model, served -> {
             if (classify && served.head() == null) {
                 throw ApiError.badRequest("model '" + model + "' has no classification head; use /v1/embeddings, or an "
                         + "adapter trained for classification (SEQ_CLS)");
             }
             Tokenizer.Batch enc = tokenizer.encode(inputs, options.maxLength());
             List<Batcher.Row> rows = new ArrayList<>();
+            List<CompletableFuture<float[]>> futures = new ArrayList<>();
             for (int i = 0; i < inputs.size(); i++) {
                 CompletableFuture<float[]> f = new CompletableFuture<>();
                 rows.add(new Batcher.Row(served, enc.ids(i), enc.types(i), classify, f));
-                results.add(f);
-                tokens += enc.length(i);
+                futures.add(f);
+                tokens[0] += enc.length(i);
             }
             batcher.submit(rows);
-        } catch (RuntimeException e) {
-            adapters.release(served);
-            throw e;
-        }
-        // the adapter's weights stay until every row of this request has run
-        CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> adapters.release(served));
+            return futures;
+        });
         ObjectNode out = JSON.createObjectNode();
         ArrayNode data = JSON.createArrayNode();
         for (int i = 0; i < results.size(); i++) {
@@ -378,34 +373,50 @@ public final class PeftServer implements AutoCloseable {
         }
         out.set("data", data);
         out.put("model", model);
-        out.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
+        out.putObject("usage").put("prompt_tokens", tokens[0]).put("total_tokens", tokens[0]);
         return out;
     }
 
-    /** A greedy completion (OpenAI's legacy completions shape), plus the ids in each choice's {@code token_ids}. */
-    private ObjectNode complete(String model, ObjectNode body) {
-        ServedAdapters.Served served = adapters.acquire(model); // an unknown model is a 404 before any other check
-        CompletableFuture<long[]> result = new CompletableFuture<>();
-        long[] prompt;
+    /**
+     * Runs {@code submit} with {@code model}'s adapter acquired (an unknown model is a 404 before
+     * anything else) and releases it when every future it returned has completed, or at once when
+     * it throws: a hot swap or an eviction frees the weights only after the requests that started
+     * on them are done.
+     */
+    private <T> List<CompletableFuture<T>> onAdapter(String model,
+            java.util.function.Function<ServedAdapters.Served, List<CompletableFuture<T>>> submit) {
+        ServedAdapters.Served served = adapters.acquire(model);
+        List<CompletableFuture<T>> futures;
         try {
-            prompt = prompt(body);
-            int maxTokens = maxTokens(body);
-            for (int i = 0; i < prompt.length; i++) {
-                if (prompt[i] < 0 || prompt[i] >= lm.vocabSize()) {
-                    throw ApiError.badRequest("prompt token " + i + " is " + prompt[i] + "; ids are in [0, "
-                            + lm.vocabSize() + ")");
-                }
-            }
-            if (prompt.length + (long) maxTokens > lm.maxPositions()) {
-                throw ApiError.badRequest("the prompt (" + prompt.length + " tokens) plus max_tokens (" + maxTokens
-                        + ") exceed the model's " + lm.maxPositions() + " positions");
-            }
-            batcher.submit(List.of(new Batcher.Generation(served, prompt, maxTokens, result)));
+            futures = submit.apply(served);
         } catch (RuntimeException e) {
             adapters.release(served);
             throw e;
         }
-        result.whenComplete((v, e) -> adapters.release(served));
+        CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> adapters.release(served));
+        return futures;
+    }
+
+    /** A greedy completion (OpenAI's legacy completions shape), plus the ids in each choice's {@code token_ids}. */
+    private ObjectNode complete(String model, ObjectNode body) {
+        long[][] prompt = {null};
+        CompletableFuture<long[]> result = onAdapter(model, served -> {
+            prompt[0] = prompt(body);
+            int maxTokens = maxTokens(body);
+            for (int i = 0; i < prompt[0].length; i++) {
+                if (prompt[0][i] < 0 || prompt[0][i] >= lm.vocabSize()) {
+                    throw ApiError.badRequest("prompt token " + i + " is " + prompt[0][i] + "; ids are in [0, "
+                            + lm.vocabSize() + ")");
+                }
+            }
+            if (prompt[0].length + (long) maxTokens > lm.maxPositions()) {
+                throw ApiError.badRequest("the prompt (" + prompt[0].length + " tokens) plus max_tokens (" + maxTokens
+                        + ") exceed the model's " + lm.maxPositions() + " positions");
+            }
+            CompletableFuture<long[]> f = new CompletableFuture<>();
+            batcher.submit(List.of(new Batcher.Generation(served, prompt[0], maxTokens, f)));
+            return List.of(f);
+        }).get(0);
         long[] ids = await(result);
         boolean stopped = ids.length > 0 && lm.eosTokenIds().contains(ids[ids.length - 1]);
         ObjectNode out = JSON.createObjectNode().put("id", "cmpl-" + COMPLETIONS.incrementAndGet())
@@ -417,8 +428,8 @@ public final class PeftServer implements AutoCloseable {
         for (long id : ids) {
             tokenIds.add(id);
         }
-        out.putObject("usage").put("prompt_tokens", prompt.length).put("completion_tokens", ids.length)
-                .put("total_tokens", prompt.length + ids.length);
+        out.putObject("usage").put("prompt_tokens", prompt[0].length).put("completion_tokens", ids.length)
+                .put("total_tokens", prompt[0].length + ids.length);
         return out;
     }
 
