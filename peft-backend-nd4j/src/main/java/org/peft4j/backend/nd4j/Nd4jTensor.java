@@ -388,6 +388,27 @@ final class Nd4jTensor implements Tensor {
         return unary(Unary.ERF);
     }
 
+    private static final double INV_SQRT2 = 1.0 / Math.sqrt(2.0);
+
+    /**
+     * Exact GELU, {@code x * 0.5 * (1 + erf(x / sqrt 2))}, with one fresh array worked on in place:
+     * the composed default allocates four activation-sized intermediates, and on ND4J each costs
+     * about as much as the arithmetic. Same floating-point result (the 0.5 is exact); recorded as
+     * the composed expression, so autodiff sees the same graph.
+     */
+    @Override
+    public Tensor gelu() {
+        Nd4jTensor x = asFloat();
+        INDArray a = x.array();
+        INDArray out = a.mul(INV_SQRT2);
+        if (out.length() > 0) {
+            Nd4j.getExecutioner().exec(new Erf(out, out));
+            out.addi(1.0).muli(a).muli(0.5);
+        }
+        return backend.result(out, null, v -> v[0].mul(0.5).mul(v[0].getSameDiff().math().erf(v[0].mul(INV_SQRT2))
+                .add(1.0)), x);
+    }
+
     private Tensor unary(Unary op) {
         Nd4jTensor x = asFloat();
         INDArray a = x.array();
