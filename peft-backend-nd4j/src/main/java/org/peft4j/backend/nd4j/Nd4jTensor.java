@@ -791,6 +791,44 @@ final class Nd4jTensor implements Tensor {
         return backend.result(y.reshape('c', outShape), y, graph, inputs);
     }
 
+    /**
+     * Layer normalisation over the last axis with the default's arithmetic (mean, centred, mean of
+     * squares, divide by sqrt(var + eps), gain, bias) on one fresh array worked in place: the
+     * composed default allocates four activation-sized intermediates. Recorded as the composed
+     * expression.
+     */
+    @Override
+    public Tensor layerNorm(Tensor gamma, Tensor beta, float eps) {
+        Nd4jTensor g = backend.unwrap(gamma);
+        Nd4jTensor bt = backend.unwrap(beta);
+        int r = shape.length;
+        if (dtype != DType.FLOAT32 || r < 1 || g.dtype != DType.FLOAT32 || bt.dtype != DType.FLOAT32 || g.rank() != 1
+                || bt.rank() != 1 || g.shape[0] != shape[r - 1] || bt.shape[0] != shape[r - 1] || numel() == 0) {
+            return Tensor.super.layerNorm(gamma, beta, eps);
+        }
+        long h = shape[r - 1];
+        INDArray x2 = array().reshape('c', numel() / h, h);
+        INDArray mu = x2.mean(true, 1);
+        INDArray out = x2.subColumnVector(mu);
+        INDArray sq = out.mul(out);
+        INDArray std = sq.mean(true, 1).addi(eps);
+        Transforms.sqrt(std, false);
+        out.diviColumnVector(std).muliRowVector(g.array()).addiRowVector(bt.array());
+        closeArray(mu);
+        closeArray(sq);
+        closeArray(std);
+        if (x2 != array() && !x2.isView()) {
+            closeArray(x2); // reshape copied a non-contiguous input
+        }
+        int last = r - 1;
+        return backend.result(out.reshape('c', shape), out, v -> {
+            SameDiff sd = v[0].getSameDiff();
+            SDVariable centered = v[0].sub(sd.mean(v[0], true, last));
+            SDVariable var = sd.mean(sd.math().square(centered), true, last);
+            return centered.div(sd.math().sqrt(var.add((double) eps))).mul(v[1]).add(v[2]);
+        }, this, g, bt);
+    }
+
     @Override
     public Tensor softmax(int axis) {
         Nd4jTensor x = asFloat();
