@@ -206,6 +206,12 @@ class ExportOnnxTest {
 
     /** One 2-D output of the file for {@link #TEXTS}. */
     private static float[][] ortOutput(Path file, String name) throws Exception {
+        return ortRun(file, name, (value, batch) -> (float[][]) value);
+    }
+
+    /** ONNX Runtime on the file for {@link #TEXTS} (MiniLM's tokenizer); {@code read} gets the output and the batch. */
+    private static <T> T ortRun(Path file, String output,
+            java.util.function.BiFunction<Object, Tokenizer.Batch, T> read) throws Exception {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (Tokenizer tok = MiniLm.tokenizer(); OrtSession session = env.createSession(file.toString(),
                 new OrtSession.SessionOptions())) {
@@ -215,8 +221,8 @@ class ExportOnnxTest {
                     OnnxTensor mask = OnnxTensor.createTensor(env, LongBuffer.wrap(b.attentionMask()), shape);
                     OnnxTensor types = OnnxTensor.createTensor(env, LongBuffer.wrap(b.tokenTypeIds()), shape);
                     OrtSession.Result out = session.run(Map.of("input_ids", ids, "attention_mask", mask,
-                            "token_type_ids", types), java.util.Set.of(name))) {
-                return (float[][]) out.get(0).getValue();
+                            "token_type_ids", types), java.util.Set.of(output))) {
+                return read.apply(out.get(0).getValue(), b);
             }
         }
     }
@@ -235,43 +241,33 @@ class ExportOnnxTest {
 
     /** Mean-pooled, L2-normalised last hidden states from ONNX Runtime, as sentence-transformers computes them. */
     private static float[][] ortEmbeddings(Path file) throws Exception {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
-        try (Tokenizer tok = MiniLm.tokenizer(); OrtSession session = env.createSession(file.toString(),
-                new OrtSession.SessionOptions())) {
-            Tokenizer.Batch b = tok.encode(TEXTS, 256);
-            long[] shape = {b.batchSize(), b.seqLen()};
-            try (OnnxTensor ids = OnnxTensor.createTensor(env, LongBuffer.wrap(b.inputIds()), shape);
-                    OnnxTensor mask = OnnxTensor.createTensor(env, LongBuffer.wrap(b.attentionMask()), shape);
-                    OnnxTensor types = OnnxTensor.createTensor(env, LongBuffer.wrap(b.tokenTypeIds()), shape);
-                    OrtSession.Result out = session.run(Map.of("input_ids", ids, "attention_mask", mask,
-                            "token_type_ids", types), java.util.Set.of("output_0"))) {
-                float[][][] hidden = (float[][][]) out.get(0).getValue();
-                float[][] emb = new float[b.batchSize()][];
-                for (int i = 0; i < b.batchSize(); i++) {
-                    int dim = hidden[i][0].length;
-                    float[] sum = new float[dim];
-                    int n = 0;
-                    for (int t = 0; t < b.seqLen(); t++) {
-                        if (b.attentionMask()[i * b.seqLen() + t] == 1) {
-                            n++;
-                            for (int d = 0; d < dim; d++) {
-                                sum[d] += hidden[i][t][d];
-                            }
+        return ortRun(file, "output_0", (value, b) -> {
+            float[][][] hidden = (float[][][]) value;
+            float[][] emb = new float[b.batchSize()][];
+            for (int i = 0; i < b.batchSize(); i++) {
+                int dim = hidden[i][0].length;
+                float[] sum = new float[dim];
+                int n = 0;
+                for (int t = 0; t < b.seqLen(); t++) {
+                    if (b.attentionMask()[i * b.seqLen() + t] == 1) {
+                        n++;
+                        for (int d = 0; d < dim; d++) {
+                            sum[d] += hidden[i][t][d];
                         }
                     }
-                    double norm = 0;
-                    for (int d = 0; d < dim; d++) {
-                        sum[d] /= n;
-                        norm += sum[d] * sum[d];
-                    }
-                    for (int d = 0; d < dim; d++) {
-                        sum[d] /= (float) Math.sqrt(norm);
-                    }
-                    emb[i] = sum;
                 }
-                return emb;
+                double norm = 0;
+                for (int d = 0; d < dim; d++) {
+                    sum[d] /= n;
+                    norm += sum[d] * sum[d];
+                }
+                for (int d = 0; d < dim; d++) {
+                    sum[d] /= (float) Math.sqrt(norm);
+                }
+                emb[i] = sum;
             }
-        }
+            return emb;
+        });
     }
 
     private static double cosine(float[] a, float[] b) {

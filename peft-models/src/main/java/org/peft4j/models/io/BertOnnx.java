@@ -195,14 +195,19 @@ public final class BertOnnx {
 
     /** {@code x · Wᵀ + b} of the Linear at {@code path}, its weight stored transposed as MatMul takes it. */
     private static String linear(Graph g, String path, String x, Map<String, HostTensor> weights) {
-        String module = "/" + path.replace('.', '/').replace("/layer/", "/layer.");
+        String module = nodePath(path);
         String w = g.initializer(path + ".weight_t", OnnxWeights.transpose(weights.get(path + ".weight")));
         return g.node("Add", module + "/Add", List.of(g.node("MatMul", module + "/MatMul", List.of(x, w)),
                 g.weight(path + ".bias", weights)));
     }
 
+    /** A module path as torch.onnx.export names nodes: encoder.layer.0.output.dense -> /encoder/layer.0/output/dense. */
+    private static String nodePath(String path) {
+        return "/" + path.replace('.', '/').replace("/layer/", "/layer.");
+    }
+
     private static String layerNorm(Graph g, String path, String x, Map<String, HostTensor> weights, float eps) {
-        String module = "/" + path.replace('.', '/').replace("/layer/", "/layer.");
+        String module = nodePath(path);
         return g.node("LayerNormalization", module + "/LayerNormalization",
                 List.of(x, g.weight(path + ".weight", weights), g.weight(path + ".bias", weights)),
                 Graph.intAttr("axis", -1), Graph.floatAttr("epsilon", eps));
