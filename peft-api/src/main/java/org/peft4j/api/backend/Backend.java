@@ -17,6 +17,15 @@ public interface Backend extends AutoCloseable {
     /** The name users select this backend by (for example {@code "djl"}); never null. */
     String name();
 
+    /**
+     * The multiple this backend would like sequence lengths padded to when training: a backend that
+     * keeps differentiated graphs per input shape (ND4J's SameDiff) reuses them only when batches
+     * come in a few lengths. 1 (the default): pad to the longest row only.
+     */
+    default int lengthBucket() {
+        return 1;
+    }
+
     /** A float tensor holding {@code data} in row-major order. */
     Tensor fromFloats(float[] data, long... shape);
 

@@ -44,6 +44,19 @@ import org.slf4j.LoggerFactory;
  */
 public final class Nd4jBackend implements Backend {
     private static final Logger LOG = LoggerFactory.getLogger(Nd4jBackend.class);
+    /** System property: how many differentiated graphs to keep for reuse (0 turns reuse off). */
+    public static final String GRAPH_CACHE_PROPERTY = "peft4j.nd4j.graphCache";
+    /** Default number of kept graphs: a few input shapes (length buckets) of one model and adapter set. */
+    public static final int DEFAULT_GRAPH_CACHE = 4;
+    /**
+     * System property: the most the kept graphs' arrays hold between runs, as a fraction of ND4J's
+     * off-heap limit (JavaCPP's {@code org.bytedeco.javacpp.maxbytes}, by default the maximum heap).
+     */
+    public static final String GRAPH_MEMORY_PROPERTY = "peft4j.nd4j.graphMemory";
+    /** Training batches are padded to a multiple of this many tokens, so kept graphs are reused. */
+    public static final int LENGTH_BUCKET = 16;
+    /** Default for {@link #GRAPH_MEMORY_PROPERTY}: a MiniLM step on 32 x 64 tokens reuses ~4 GB. */
+    public static final double DEFAULT_GRAPH_MEMORY = 0.75;
 
     private final TensorOwner root = new TensorOwner("backend");
     private final ThreadLocal<ArrayDeque<Nd4jScope>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
@@ -51,10 +64,36 @@ public final class Nd4jBackend implements Backend {
     private final ThreadLocal<Recorder> recording = new ThreadLocal<>();
     private final Object rngLock = new Object();
     private final Random rng;
+    private final GraphCache graphs;
     private volatile boolean closed;
 
-    /** Loads ND4J's native engine (if not yet loaded) and creates an empty backend. */
+    private static double graphMemoryFraction() {
+        String v = System.getProperty(GRAPH_MEMORY_PROPERTY);
+        if (v == null) {
+            return DEFAULT_GRAPH_MEMORY;
+        }
+        try {
+            double f = Double.parseDouble(v.trim());
+            if (f > 0 && f < 1) {
+                return f;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new PeftException(GRAPH_MEMORY_PROPERTY + " must be a number above 0 and below 1, got '" + v + "'");
+    }
+
+    /**
+     * Loads ND4J's native engine (if not yet loaded) and creates an empty backend that keeps
+     * differentiated graphs as {@link #GRAPH_CACHE_PROPERTY} and {@link #GRAPH_MEMORY_PROPERTY} say.
+     */
     public Nd4jBackend() {
+        this(Integer.getInteger(GRAPH_CACHE_PROPERTY, DEFAULT_GRAPH_CACHE), graphMemoryFraction());
+    }
+
+    /** A backend keeping at most {@code keptGraphs} differentiated graphs (0: none); for tests. */
+    Nd4jBackend(int keptGraphs, double graphMemory) {
+        this.graphs = new GraphCache(keptGraphs, graphMemory);
         long t0 = System.nanoTime();
         this.rng = Nd4j.getRandomFactory().getNewRandomInstance(System.nanoTime());
         if (LOG.isDebugEnabled()) {
@@ -66,6 +105,11 @@ public final class Nd4jBackend implements Backend {
     @Override
     public String name() {
         return Nd4jBackendProvider.NAME;
+    }
+
+    @Override
+    public int lengthBucket() {
+        return graphs.capacity() > 0 ? LENGTH_BUCKET : 1;
     }
 
     // ------------------------------------------------------------------ construction
@@ -331,6 +375,11 @@ public final class Nd4jBackend implements Backend {
         t.free();
     }
 
+    /** Gradient calls that reused a kept graph, and calls that recorded a new one; for tests. */
+    long[] graphCacheStats() {
+        return graphs.stats();
+    }
+
     /** Number of tensors the backend itself holds (kept, or made outside any scope); for tests. */
     int liveRootTensors() {
         return root.size();
@@ -345,6 +394,7 @@ public final class Nd4jBackend implements Backend {
         }
         List<Nd4jTensor> values = new ArrayList<>(params.size());
         Recorder rec = new Recorder();
+        GraphCache.Entry kept = null;
         try {
             for (int i = 0; i < params.size(); i++) {
                 Nd4jTensor v = unwrap(params.get(i).value());
@@ -379,15 +429,33 @@ public final class Nd4jBackend implements Backend {
                 sd.setLossVariables(lossVar);
                 List<String> names = new ArrayList<>(rec.usedParameters());
                 long t0 = System.nanoTime();
+                String signature = graphs.capacity() > 0 ? GraphCache.signature(sd, names) : null;
+                kept = signature == null ? null : graphs.take(signature);
+                SameDiff run = sd;
+                if (kept != null) {
+                    for (Map.Entry<String, INDArray> p : rec.parameterArrays().entrySet()) {
+                        kept.parameters.get(p.getKey()).assign(p.getValue());
+                    }
+                    run = kept.sameDiff;
+                }
                 try {
-                    grads = SameDiffStdout.quietly(() -> sd.calculateGradients(rec.feeds(), names));
+                    SameDiff graph = run;
+                    grads = SameDiffStdout.quietly(() -> graph.calculateGradients(rec.feeds(), names));
                 } catch (RuntimeException e) {
+                    if (kept != null) {
+                        kept.free();
+                        kept = null;
+                    }
                     throw new PeftException("SameDiff could not differentiate the loss (" + rec.recordedOps()
                             + " recorded operations): " + e.getMessage(), e);
                 }
+                if (kept == null && signature != null) {
+                    kept = rec.adopt(signature);
+                }
                 if (LOG.isTraceEnabled()) {
-                    LOG.trace("SameDiff differentiated {} operations for {} parameters in {} ms", rec.recordedOps(),
-                            names.size(), (System.nanoTime() - t0) / 1_000_000);
+                    LOG.trace("SameDiff differentiated {} operations for {} parameters in {} ms ({} graph)",
+                            rec.recordedOps(), names.size(), (System.nanoTime() - t0) / 1_000_000,
+                            run == sd ? "new" : "kept");
                 }
             }
             List<Tensor> out = new ArrayList<>(values.size());
@@ -405,11 +473,19 @@ public final class Nd4jBackend implements Backend {
                     g = g.reshape('c', v.shape());
                 }
                 out.add(wrap(g.dup('c')));
-                rec.disposeResult(g);
+                if (kept == null) {
+                    rec.disposeResult(g); // a kept graph's session recycles its results instead
+                }
             }
             return new Gradients(lossValue, out);
         } finally {
+            if (kept != null) {
+                graphs.recycle(kept, rec.feeds().values());
+            }
             rec.close();
+            if (kept != null) {
+                graphs.put(kept);
+            }
         }
     }
 
@@ -426,6 +502,7 @@ public final class Nd4jBackend implements Backend {
         }
         openScopes.clear();
         root.releaseAll();
+        graphs.close();
         synchronized (rngLock) {
             try {
                 rng.close();

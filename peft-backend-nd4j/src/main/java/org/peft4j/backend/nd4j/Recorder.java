@@ -10,12 +10,9 @@ import java.util.Set;
 import java.util.function.Function;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.samediff.internal.InferenceSession;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.DType;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The tape of one {@link Nd4jBackend#gradients} call. While it is active on a thread, every
@@ -30,8 +27,6 @@ import org.slf4j.LoggerFactory;
  * <p>Confined to one thread.
  */
 final class Recorder implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(Recorder.class);
-
     private final SameDiff sd = SameDiff.create();
     private final Map<Nd4jTensor, SDVariable> variables = new IdentityHashMap<>();
     private final Map<Nd4jTensor, SDVariable> constants = new IdentityHashMap<>();
@@ -41,6 +36,8 @@ final class Recorder implements AutoCloseable {
     private final Map<String, INDArray> feeds = new java.util.HashMap<>();
     private final List<INDArray> ownedArrays = new ArrayList<>();
     private final List<INDArray> disposed = new ArrayList<>();
+    private final Map<String, INDArray> parameterArrays = new java.util.LinkedHashMap<>();
+    private boolean adopted;
     private int recorded;
 
     SameDiff sameDiff() {
@@ -83,7 +80,7 @@ final class Recorder implements AutoCloseable {
                             + "; only FLOAT32 parameters can be differentiated");
                 }
                 INDArray copy = t.array().dup('c');
-                ownedArrays.add(copy);
+                parameterArrays.put(name, copy);
                 v = sd.var(name, copy);
                 variables.put(t, v);
                 usedParameters.add(name);
@@ -189,17 +186,36 @@ final class Recorder implements AutoCloseable {
         disposed.add(result);
     }
 
-    /** Unpins the constants and frees the arrays SameDiff cached while differentiating. */
+    /** The values of the parameters the graph uses, by variable name (copies the tape owns). */
+    Map<String, INDArray> parameterArrays() {
+        return parameterArrays;
+    }
+
+    /**
+     * Hands the recorded graph and its parameter copies over to a {@link GraphCache} entry; closing
+     * the tape then leaves them alone.
+     */
+    GraphCache.Entry adopt(String signature) {
+        adopted = true;
+        return new GraphCache.Entry(signature, sd, new java.util.LinkedHashMap<>(parameterArrays));
+    }
+
+    /**
+     * Frees what SameDiff computed (unless the graph was adopted by a cache), then unpins the fed
+     * tensors: the session's arrays are told apart from the fed ones while those are still alive.
+     */
     @Override
     public void close() {
-        for (Nd4jTensor t : pinned) {
-            t.unpin();
+        if (!adopted) {
+            List<INDArray> keep = new ArrayList<>(feeds.values());
+            keep.addAll(parameterArrays.values());
+            GraphCache.freeSessions(sd.getFunction("grad"), keep);
+            GraphCache.freeSessions(sd, keep);
+            for (INDArray a : parameterArrays.values()) {
+                Nd4jTensor.closeArray(a);
+            }
         }
-        pinned.clear();
-        variables.clear();
-        constants.clear();
-        feeds.clear();
-        freeSessions(sd.getFunction("grad"));
+        parameterArrays.clear();
         java.util.Set<INDArray> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         for (INDArray a : disposed) {
             if (seen.add(a)) {
@@ -207,27 +223,16 @@ final class Recorder implements AutoCloseable {
             }
         }
         disposed.clear();
-        freeSessions(sd);
+        for (Nd4jTensor t : pinned) {
+            t.unpin();
+        }
+        pinned.clear();
+        variables.clear();
+        constants.clear();
+        feeds.clear();
         for (INDArray a : ownedArrays) {
             Nd4jTensor.closeArray(a);
         }
         ownedArrays.clear();
-    }
-
-    /** Closes the array caches of a SameDiff instance's inference sessions (they hold activations). */
-    private static void freeSessions(SameDiff instance) {
-        if (instance == null) {
-            return;
-        }
-        try {
-            for (InferenceSession s : instance.getSessions().values()) {
-                if (s.getMmgr() != null) {
-                    s.getMmgr().close();
-                }
-            }
-            instance.getSessions().clear();
-        } catch (RuntimeException e) {
-            LOG.debug("could not free SameDiff session memory", e);
-        }
     }
 }

@@ -35,19 +35,27 @@ public final class TextClassifier {
 
     /** Logits (batch, labels) for a batch of examples, padded to its longest member. */
     public Tensor logits(List<Example> batch) {
+        return logits(batch, 1);
+    }
+
+    private Tensor logits(List<Example> batch, int lengthBucket) {
         Tokenizer.Batch enc = batch.get(0).pair() == null
                 ? tokenizer.encode(batch.stream().map(Example::text).toList(), maxLength)
                 : tokenizer.encodePairs(batch.stream().map(Example::text).toList(),
                         batch.stream().map(Example::pair).toList(), maxLength);
+        enc = tokenizer.padToMultiple(enc, lengthBucket, maxLength);
         Backend b = model.backend();
         long[] shape = {enc.batchSize(), enc.seqLen()};
         return model.forward(b.fromLongs(enc.inputIds(), shape), b.fromLongs(enc.attentionMask(), shape),
                 b.fromLongs(enc.tokenTypeIds(), shape));
     }
 
-    /** Mean cross-entropy of a batch. */
+    /**
+     * Mean cross-entropy of a batch, padded to the backend's {@link Backend#lengthBucket} (the
+     * padding is masked out: the loss is that of the unpadded batch).
+     */
     public Tensor loss(List<Example> batch) {
-        return Functional.crossEntropy(logits(batch), labels(batch));
+        return Functional.crossEntropy(logits(batch, model.backend().lengthBucket()), labels(batch));
     }
 
     private static long[] labels(List<Example> batch) {

@@ -244,6 +244,35 @@ public final class Tokenizer implements AutoCloseable {
         return new Batch(allIds, mask, allTypes, batch, seqLen);
     }
 
+    /**
+     * {@code batch} with more padding columns, so that its length is a multiple of {@code multiple}
+     * but not beyond {@code maxLength} (nor shorter than it was): a backend that keeps one graph per
+     * input shape then sees only a few shapes. The rows' tokens and masks are unchanged.
+     */
+    public Batch padToMultiple(Batch batch, int multiple, int maxLength) {
+        if (multiple < 1) {
+            throw new PeftException("length multiple must be >= 1, got " + multiple);
+        }
+        long rounded = ((long) batch.seqLen() + multiple - 1) / multiple * multiple;
+        int seqLen = (int) Math.max(batch.seqLen(), Math.min(rounded, maxLength));
+        if (seqLen == batch.seqLen() || batch.batchSize() == 0) {
+            return batch;
+        }
+        int rows = batch.batchSize();
+        int old = batch.seqLen();
+        long[] ids = new long[rows * seqLen];
+        long[] mask = new long[rows * seqLen];
+        long[] types = new long[rows * seqLen];
+        Arrays.fill(ids, padId);
+        Arrays.fill(types, padTypeId);
+        for (int b = 0; b < rows; b++) {
+            System.arraycopy(batch.inputIds(), b * old, ids, b * seqLen, old);
+            System.arraycopy(batch.attentionMask(), b * old, mask, b * seqLen, old);
+            System.arraycopy(batch.tokenTypeIds(), b * old, types, b * seqLen, old);
+        }
+        return new Batch(ids, mask, types, rows, seqLen);
+    }
+
     private static int vocabSize(JsonNode root) {
         long max = -1;
         JsonNode vocab = root.path("model").path("vocab");

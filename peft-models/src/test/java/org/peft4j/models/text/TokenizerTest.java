@@ -94,6 +94,23 @@ class TokenizerTest {
     }
 
     @Test
+    void paddingToAMultipleKeepsRowsAndStopsAtMaxLength() {
+        Tokenizer.Batch b = tok.encode(List.of("Hi.", "Hello, world!"), 128); // 6 columns
+        Tokenizer.Batch padded = tok.padToMultiple(b, 16, 128);
+        assertThat(padded.seqLen()).isEqualTo(16);
+        for (int r = 0; r < 2; r++) {
+            assertThat(padded.ids(r)).containsExactly(b.ids(r));
+            assertThat(padded.types(r)).containsExactly(b.types(r));
+            assertThat(padded.length(r)).isEqualTo(b.length(r));
+        }
+        assertThat(row(padded.inputIds(), padded, 0)).endsWith(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        assertThat(tok.padToMultiple(b, 16, 10).seqLen()).as("never beyond max length").isEqualTo(10);
+        assertThat(tok.padToMultiple(b, 16, 4).seqLen()).as("never shorter").isEqualTo(6);
+        assertThat(tok.padToMultiple(b, 1, 128)).isSameAs(b);
+        assertThatThrownBy(() -> tok.padToMultiple(b, 0, 128)).hasMessageContaining("multiple must be >= 1, got 0");
+    }
+
+    @Test
     void truncationKeepsSepAtTheEnd() {
         String longText = "the quick brown fox jumps over the lazy dog again and again";
         Tokenizer.Batch b = tok.encode(List.of(longText, "Hi."), 8);
