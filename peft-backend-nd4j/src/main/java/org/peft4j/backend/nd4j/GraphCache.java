@@ -320,22 +320,29 @@ final class GraphCache implements AutoCloseable {
         for (SameDiffOp op : sd.getOps().values()) {
             DifferentialFunction f = op.getOp();
             sb.append(op.getName()).append('=').append(f.getClass().getName()).append(op.getInputsToOp())
-                    .append("->").append(op.getOutputsOfOp()).append('{');
-            for (Field field : fieldsOf(f.getClass())) {
-                Object value;
-                try {
-                    value = field.get(f);
-                } catch (IllegalAccessException | RuntimeException e) {
-                    value = new Object(); // unreadable: a unique value
-                }
-                sb.append(field.getName()).append('=');
-                appendValue(sb, value, 0);
-                sb.append(',');
-            }
-            sb.append("}\n");
+                    .append("->").append(op.getOutputsOfOp());
+            appendFields(sb, f, 0);
+            sb.append('\n');
         }
         sb.append("loss=").append(sd.getLossVariables()).append(" grads=").append(gradients);
         return sb.toString();
+    }
+
+    /** {@code {name=value,...}} for every instance field of {@code o} (an unreadable one: a unique value). */
+    private static void appendFields(StringBuilder sb, Object o, int depth) {
+        sb.append('{');
+        for (Field field : fieldsOf(o.getClass())) {
+            Object value;
+            try {
+                value = field.get(o);
+            } catch (IllegalAccessException | RuntimeException e) {
+                value = new Object();
+            }
+            sb.append(field.getName()).append('=');
+            appendValue(sb, value, depth);
+            sb.append(',');
+        }
+        sb.append('}');
     }
 
     private static List<Field> fieldsOf(Class<?> type) {
@@ -392,19 +399,8 @@ final class GraphCache implements AutoCloseable {
         } else if (depth < MAX_DEPTH && v.getClass().getName().startsWith("org.nd4j.")
                 && !(v instanceof DifferentialFunction)) {
             // ND4J attribute holders (e.g. MMulTranspose) are plain values: print them field by field
-            sb.append(v.getClass().getName()).append('{');
-            for (Field field : fieldsOf(v.getClass())) {
-                Object value;
-                try {
-                    value = field.get(v);
-                } catch (IllegalAccessException | RuntimeException e) {
-                    value = new Object();
-                }
-                sb.append(field.getName()).append('=');
-                appendValue(sb, value, depth + 1);
-                sb.append(',');
-            }
-            sb.append('}');
+            sb.append(v.getClass().getName());
+            appendFields(sb, v, depth + 1);
         } else {
             appendIdentity(sb, v);
         }

@@ -8,6 +8,8 @@ import java.util.ServiceLoader;
 import java.util.concurrent.atomic.AtomicReference;
 import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.BackendProvider;
@@ -119,9 +121,11 @@ class Nd4jMemoryTest {
         }
     }
 
-    @Test
-    void thousandTrainingStepsInScopesDoNotLeak() {
-        try (Nd4jBackend backend = new Nd4jBackend()) {
+    /** With fresh graphs every step (the default) and with kept graphs reused across steps. */
+    @ParameterizedTest(name = "kept graphs: {0}")
+    @ValueSource(ints = {0, 4})
+    void thousandTrainingStepsInScopesDoNotLeak(int keptGraphs) {
+        try (Nd4jBackend backend = new Nd4jBackend(keptGraphs, 0.5)) {
             Parameter w = new Parameter(backend.fromFloats(Reference.randoms(32 * 16, 1), 32, 16));
             Parameter bias = new Parameter(backend.zeros(16));
             Parameter table = new Parameter(backend.fromFloats(Reference.randoms(10 * 32, 2), 10, 32));
@@ -153,8 +157,8 @@ class Nd4jMemoryTest {
             long physicalGrowth = Pointer.physicalBytes() - physical;
             long totalGrowth = Pointer.totalBytes() - total;
             long heapGrowth = usedHeap() - heap;
-            System.out.printf("nd4j 1000 steps: %.2f ms/step; growth: physical %d KB, JavaCPP total %d KB,"
-                    + " heap %d KB%n", msPerStep, physicalGrowth >> 10, totalGrowth >> 10, heapGrowth >> 10);
+            System.out.printf("nd4j 1000 steps, %d kept graphs: %.2f ms/step; growth: physical %d KB, JavaCPP total %d KB,"
+                    + " heap %d KB%n", keptGraphs, msPerStep, physicalGrowth >> 10, totalGrowth >> 10, heapGrowth >> 10);
             assertThat(backend.liveRootTensors()).as("tensors held by the backend").isEqualTo(rootTensors);
             assertThat(totalGrowth).as("JavaCPP-tracked native bytes growth").isLessThan(16L << 20);
             assertThat(physicalGrowth).as("physical memory growth").isLessThan(128L << 20);
