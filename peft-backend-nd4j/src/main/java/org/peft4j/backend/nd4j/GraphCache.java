@@ -94,11 +94,7 @@ final class GraphCache implements AutoCloseable {
 
         /** Frees the arrays the graph's sessions hold and the parameter copies. */
         void free() {
-            freeSessions(sameDiff.getFunction("grad"), parameters.values());
-            freeSessions(sameDiff, parameters.values());
-            for (INDArray a : parameters.values()) {
-                Nd4jTensor.closeArray(a);
-            }
+            freeGraph(sameDiff, parameters.values(), parameters.values());
         }
     }
 
@@ -129,11 +125,6 @@ final class GraphCache implements AutoCloseable {
      */
     void recycle(Entry entry, Collection<INDArray> feeds) {
         entry.recycle(feeds, arrays);
-    }
-
-    /** Bytes of arrays kept for reuse between runs. */
-    long cachedBytes() {
-        return arrays.cachedBytes();
     }
 
     int capacity() {
@@ -240,8 +231,8 @@ final class GraphCache implements AutoCloseable {
                         }
                         count++;
                         bytes += a.length() * a.dataType().width();
-                        if (recycle && s.getMmgr() != null) {
-                            s.getMmgr().release(a);
+                        if (recycle && mmgr != null) {
+                            mmgr.release(a);
                         } else {
                             Nd4jTensor.closeArray(a);
                         }
@@ -249,8 +240,8 @@ final class GraphCache implements AutoCloseable {
                 }
                 s.getNodeValueOutputs().clear();
                 released.clear();
-                if (!recycle && s.getMmgr() != null) {
-                    s.getMmgr().close();
+                if (!recycle && mmgr != null) {
+                    mmgr.close();
                 }
             }
         } catch (RuntimeException e) {
@@ -276,11 +267,20 @@ final class GraphCache implements AutoCloseable {
         }
     }
 
-    /** Frees the sessions' arrays (as {@link #freeSessionArrays}) and drops the sessions. */
-    static void freeSessions(SameDiff instance, Collection<INDArray> keep) {
-        if (instance != null) {
-            freeSessionArrays(instance, keep, false);
-            instance.getSessions().clear();
+    /**
+     * Frees everything a graph (and its gradient function) holds once it will not run again: the
+     * sessions' arrays except those sharing memory with {@code keep}, the sessions, and
+     * {@code parameters} (the graph's own copies of the parameter values).
+     */
+    static void freeGraph(SameDiff graph, Collection<INDArray> keep, Collection<INDArray> parameters) {
+        for (SameDiff instance : Arrays.asList(graph.getFunction("grad"), graph)) {
+            if (instance != null) {
+                freeSessionArrays(instance, keep, false);
+                instance.getSessions().clear();
+            }
+        }
+        for (INDArray a : parameters) {
+            Nd4jTensor.closeArray(a);
         }
     }
 
@@ -406,27 +406,13 @@ final class GraphCache implements AutoCloseable {
         }
     }
 
+    /** {@code [e0, e1, ...]} for an array of any primitive type. */
     private static String primitiveArray(Object v) {
-        if (v instanceof int[] a) {
-            return Arrays.toString(a);
-        } else if (v instanceof long[] a) {
-            return Arrays.toString(a);
-        } else if (v instanceof double[] a) {
-            return Arrays.toString(a);
-        } else if (v instanceof float[] a) {
-            return Arrays.toString(a);
-        } else if (v instanceof boolean[] a) {
-            return Arrays.toString(a);
-        } else if (v instanceof byte[] a) {
-            return Arrays.toString(a);
-        } else if (v instanceof short[] a) {
-            return Arrays.toString(a);
-        } else if (v instanceof char[] a) {
-            return Arrays.toString(a);
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0, n = java.lang.reflect.Array.getLength(v); i < n; i++) {
+            sb.append(i == 0 ? "" : ", ").append(java.lang.reflect.Array.get(v, i));
         }
-        StringBuilder sb = new StringBuilder();
-        appendIdentity(sb, v);
-        return sb.toString();
+        return sb.append(']').toString();
     }
 
     /** Prints {@code v} as a value no other signature contains, so the graph is never reused. */

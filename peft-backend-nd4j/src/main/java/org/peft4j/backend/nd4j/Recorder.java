@@ -209,11 +209,7 @@ final class Recorder implements AutoCloseable {
         if (!adopted) {
             List<INDArray> keep = new ArrayList<>(feeds.values());
             keep.addAll(parameterArrays.values());
-            GraphCache.freeSessions(sd.getFunction("grad"), keep);
-            GraphCache.freeSessions(sd, keep);
-            for (INDArray a : parameterArrays.values()) {
-                Nd4jTensor.closeArray(a);
-            }
+            GraphCache.freeGraph(sd, keep, parameterArrays.values());
         }
         parameterArrays.clear();
         java.util.Set<INDArray> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());

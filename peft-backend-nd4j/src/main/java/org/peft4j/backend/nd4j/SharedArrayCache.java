@@ -52,11 +52,6 @@ final class SharedArrayCache implements SessionMemMgr {
         return cache.getLruCache().contains(arrayId);
     }
 
-    /** Bytes of the arrays waiting in the cache. */
-    synchronized long cachedBytes() {
-        return cache.getCurrentCacheSize();
-    }
-
     /** Sessions do not own the shared cache: see {@link #free}. */
     @Override
     public void close() {

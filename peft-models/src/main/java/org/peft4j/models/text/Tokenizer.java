@@ -220,15 +220,20 @@ public final class Tokenizer implements AutoCloseable {
      * @param types each row's token types, the same lengths as {@code ids}
      */
     public Batch pad(List<long[]> ids, List<long[]> types) {
-        int batch = ids.size();
         int seqLen = 0;
-        for (int b = 0; b < batch; b++) {
+        for (int b = 0; b < ids.size(); b++) {
             if (types.get(b).length != ids.get(b).length) {
                 throw new PeftException("row " + b + " has " + ids.get(b).length + " ids and " + types.get(b).length
                         + " token types");
             }
             seqLen = Math.max(seqLen, ids.get(b).length);
         }
+        return pad(ids, types, seqLen);
+    }
+
+    /** Rows (each with as many ids as types, none longer than {@code seqLen}) padded to {@code seqLen}. */
+    private Batch pad(List<long[]> ids, List<long[]> types, int seqLen) {
+        int batch = ids.size();
         long[] allIds = new long[batch * seqLen];
         long[] mask = new long[batch * seqLen];
         long[] allTypes = new long[batch * seqLen];
@@ -258,19 +263,13 @@ public final class Tokenizer implements AutoCloseable {
         if (seqLen == batch.seqLen() || batch.batchSize() == 0) {
             return batch;
         }
-        int rows = batch.batchSize();
-        int old = batch.seqLen();
-        long[] ids = new long[rows * seqLen];
-        long[] mask = new long[rows * seqLen];
-        long[] types = new long[rows * seqLen];
-        Arrays.fill(ids, padId);
-        Arrays.fill(types, padTypeId);
-        for (int b = 0; b < rows; b++) {
-            System.arraycopy(batch.inputIds(), b * old, ids, b * seqLen, old);
-            System.arraycopy(batch.attentionMask(), b * old, mask, b * seqLen, old);
-            System.arraycopy(batch.tokenTypeIds(), b * old, types, b * seqLen, old);
+        List<long[]> ids = new java.util.ArrayList<>(batch.batchSize());
+        List<long[]> types = new java.util.ArrayList<>(batch.batchSize());
+        for (int r = 0; r < batch.batchSize(); r++) {
+            ids.add(batch.ids(r));
+            types.add(batch.types(r));
         }
-        return new Batch(ids, mask, types, rows, seqLen);
+        return pad(ids, types, seqLen);
     }
 
     private static int vocabSize(JsonNode root) {
