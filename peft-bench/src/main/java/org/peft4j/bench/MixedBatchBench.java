@@ -9,6 +9,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.TearDown;
 import org.peft4j.core.Peft;
 import org.peft4j.core.PeftModel;
+import org.peft4j.core.tuner.RowAdapters;
 import org.peft4j.api.backend.Backend;
 import org.peft4j.api.backend.Tensor;
 import org.peft4j.lora.LoraConfig;
@@ -33,6 +34,7 @@ public class MixedBatchBench extends BenchDefaults {
     private BertModel bert;
     private PeftModel peft;
     private final List<String> route = new ArrayList<>();
+    private final List<String> baseRoute = new ArrayList<>();
     private Tensor ids;
     private Tensor mask;
     private final List<Tensor> subIds = new ArrayList<>();
@@ -49,6 +51,7 @@ public class MixedBatchBench extends BenchDefaults {
                     .initLoraWeights(LoraConfig.InitLoraWeights.RANDOM).build());
             for (int r = 0; r < rows; r++) {
                 route.add("a" + a);
+                baseRoute.add(RowAdapters.BASE);
             }
         }
         ids = b.keep(MiniLmBatch.idsTensor(b).slice(1, 0, tokens));
@@ -82,6 +85,17 @@ public class MixedBatchBench extends BenchDefaults {
             }
         }
         return sum;
+    }
+
+    /**
+     * The same 32 rows all on the base model, through the same row routing: the floor a mixed batch
+     * can reach, so sequential / baseRows bounds what batching across adapters can gain here.
+     */
+    @Benchmark
+    public float baseRows() {
+        try (org.peft4j.api.backend.Scope s = b.scope()) {
+            return peft.withRowAdapters(baseRoute, () -> bert.forward(ids, mask, null).slice(0, 0, 1).sum(false).item());
+        }
     }
 
     /** As {@link #sequential}, switching the active adapter before each sub-batch (what serving one adapter at a time costs). */
