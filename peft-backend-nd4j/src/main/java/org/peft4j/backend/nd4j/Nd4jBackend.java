@@ -114,7 +114,7 @@ public final class Nd4jBackend implements Backend {
     /**
      * ND4J's OpenMP worker threads spin while they wait for work (libgomp's default), and on a
      * machine with few cores they take turns away from OpenBLAS's threads: with
-     * {@code OMP_WAIT_POLICY=PASSIVE} the 4,000-sentence MiniLM LoRA job trained 1.5x faster
+     * {@code OMP_WAIT_POLICY=PASSIVE} MiniLM LoRA training ran 1.3-1.5x faster
      * (2-core Intel Xeon).
      * The variable is read when the native library loads, so only the launcher can set it
      * ({@code ./peft} does for ND4J); say so once when it is missing.
