@@ -32,7 +32,9 @@ final class Machine {
             }
         }
         String omp = System.getenv("OMP_NUM_THREADS");
+        String wait = System.getenv("OMP_WAIT_POLICY");
         return model + " [" + String.join(", ", isa) + "], " + Runtime.getRuntime().availableProcessors()
-                + " cores, OMP_NUM_THREADS=" + (omp == null ? "unset" : omp) + ", JDK " + Runtime.version();
+                + " cores, OMP_NUM_THREADS=" + (omp == null ? "unset" : omp) + ", OMP_WAIT_POLICY="
+                + (wait == null ? "unset" : wait) + ", JDK " + Runtime.version();
     }
 }

@@ -1,5 +1,9 @@
 package org.peft4j.bench;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -19,7 +23,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * anyone can re-measure on their machine ({@code scripts/bench-report.sh}): encoder forward vs
  * ONNX Runtime, LoRA unmerged and merged vs base, LoRA vs full training step, mixed vs sequential
  * adapters at 16 tokens per row (and the same rows on the base model, the bound), ND4J vs DJL forward and LoRA step. About 6 minutes on 2 cores;
- * the JMH benchmarks themselves give the careful figures.
+ * the JMH benchmarks themselves give the careful figures. ND4J rows run with
+ * {@code OMP_WAIT_POLICY=PASSIVE}, as {@code ./peft} runs ND4J.
  */
 public final class SpeedReport {
     private SpeedReport() {
@@ -52,9 +57,32 @@ public final class SpeedReport {
         ratios.put("nd4j_over_djl_forward", ms.get("forward_nd4j_base") / ms.get("forward_djl_base"));
         ratios.put("nd4j_over_djl_lora_step", ms.get("train_step_nd4j_lora") / ms.get("train_step_djl_lora"));
         StringBuilder json = new StringBuilder("{\"machine\": \"" + Machine.describe().replace("\"", "'") + "\"");
+        String wait = System.getenv("OMP_WAIT_POLICY");
+        json.append(", \"nd4j_omp_wait_policy\": \"").append(wait == null ? "PASSIVE" : wait.replace("\"", "'")).append('"');
         ms.forEach((k, v) -> json.append(String.format(Locale.ROOT, ", \"%s_ms\": %.1f", k, v)));
         ratios.forEach((k, v) -> json.append(String.format(Locale.ROOT, ", \"%s\": %.2f", k, v)));
         System.out.println(json.append('}'));
+    }
+
+    /**
+     * Runs the forked JVM with {@code OMP_WAIT_POLICY=PASSIVE}, as {@code ./peft} runs ND4J (its
+     * OpenMP threads otherwise spin against OpenBLAS's; PyTorch is slower with it, so DJL rows keep
+     * the default). JMH sets no environment, so the fork goes through a two-line launcher script.
+     */
+    private static void passiveOpenMp(ChainedOptionsBuilder o) {
+        if (System.getenv("OMP_WAIT_POLICY") != null) {
+            return; // the caller's own setting applies to every fork
+        }
+        try {
+            Path script = Files.createTempFile("peft-bench-java", ".sh");
+            script.toFile().deleteOnExit();
+            Path jvm = Path.of(System.getProperty("java.home"), "bin", "java");
+            Files.writeString(script, "#!/bin/sh\nOMP_WAIT_POLICY=PASSIVE exec '" + jvm + "' \"$@\"\n");
+            script.toFile().setExecutable(true);
+            o.jvm(script.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the ND4J fork's launcher script", e);
+        }
     }
 
     private static void run(Map<String, Double> out, Class<?> bench, String method, Mode mode, int warmups,
@@ -65,6 +93,9 @@ public final class SpeedReport {
                 .warmupTime(TimeValue.seconds(2)).measurementIterations(iterations)
                 .measurementTime(TimeValue.seconds(2)).verbosity(VerboseMode.SILENT);
         params.forEach(o::param);
+        if ("nd4j".equals(params.get("backend"))) {
+            passiveOpenMp(o);
+        }
         Collection<RunResult> results = new Runner(o.build()).run();
         for (RunResult r : results) {
             out.put(name.apply(r), r.getPrimaryResult().getScore());
