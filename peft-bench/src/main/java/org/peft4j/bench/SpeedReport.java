@@ -22,9 +22,9 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * The headline speed figures in one command, short runs, one JSON object with the ratios, so
  * anyone can re-measure on their machine ({@code scripts/bench-report.sh}): encoder forward vs
  * ONNX Runtime, LoRA unmerged and merged vs base, LoRA vs full training step, mixed vs sequential
- * adapters at 16 tokens per row (and the same rows on the base model, the bound), ND4J vs DJL forward and LoRA step. About 6 minutes on 2 cores;
- * the JMH benchmarks themselves give the careful figures. ND4J rows run with
- * {@code OMP_WAIT_POLICY=PASSIVE}, as {@code ./peft} runs ND4J.
+ * adapters at 16 tokens per row (and the same rows on the base model, the bound), ND4J vs DJL
+ * forward and LoRA step. About 6 minutes on 2 cores; the JMH benchmarks themselves give the
+ * careful figures. ND4J rows run with {@code OMP_WAIT_POLICY=PASSIVE}, as {@code ./peft} runs ND4J.
  */
 public final class SpeedReport {
     private SpeedReport() {
