@@ -347,6 +347,27 @@ public abstract class BackendContract {
     }
 
     @Test
+    void valuesReadInsideTheLossSupplierAreTheValuesComputedOutside() {
+        try (Scope s = backend.scope()) {
+            Tensor x = t(new float[] {1, -1, 2, 0.5f}, 2, 2);
+            Parameter w = new Parameter(t(new float[] {0.3f, -0.7f, 0.2f, 0.9f}, 2, 2));
+            float[] outside = x.matmul(w.value()).sigmoid().toFloatArray();
+            float[][] inside = new float[1][];
+            Gradients g = backend.gradients(List.of(w), () -> {
+                Tensor h = x.matmul(w.value()).sigmoid();
+                inside[0] = h.toFloatArray();
+                return h.sum(false);
+            });
+            assertThat(inside[0]).containsExactly(outside, within(1e-6f));
+            float sum = 0;
+            for (float v : outside) {
+                sum += v;
+            }
+            assertThat(g.loss()).isCloseTo(sum, within(1e-5f));
+        }
+    }
+
+    @Test
     void gradientsDoNotAccumulateAcrossCalls() {
         try (Scope s = backend.scope()) {
             Parameter p = new Parameter(t(new float[] {1, 2}, 2));

@@ -72,6 +72,10 @@ public interface Backend extends AutoCloseable {
      * the engine's own autodiff. Parameters not listed are constants: they get no gradient.
      * The returned gradients live in the current scope.
      *
+     * <p>Values the loss computes on the way may be read inside {@code loss}; once this method
+     * returns, only the loss tensor and the gradients are sure to have values (a backend may
+     * compute the intermediates only while differentiating; reading one then fails clearly).
+     *
      * @param params the parameters to differentiate with respect to; their order is kept
      * @param loss computes a one-element loss from the current parameter values
      */

@@ -11,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.random.impl.UniformDistribution;
@@ -35,9 +36,13 @@ import org.slf4j.LoggerFactory;
  * on the making thread belongs to that scope, other tensors (and {@linkplain #keep kept} ones)
  * belong to the backend until {@link #release} or {@link #close}.
  *
- * <p>Autodiff: {@link #gradients} runs the loss eagerly while a per-thread {@link Recorder} traces
- * every operation that depends on a parameter into a SameDiff graph, then lets SameDiff
- * differentiate that graph. No backward pass is written by hand.
+ * <p>Autodiff: while {@link #gradients} runs the loss, a per-thread {@link Recorder} traces every
+ * operation that depends on a parameter into a SameDiff graph, then lets SameDiff differentiate
+ * that graph. No backward pass is written by hand. Such operations are only recorded, not computed
+ * (SameDiff computes them once, in its gradient run), unless the loss supplier reads a value; an
+ * intermediate of the loss that nothing read inside the supplier has no value once
+ * {@code gradients} returns (reading it then fails clearly). {@link #LAZY_GRADIENTS_PROPERTY}
+ * {@code =false} computes every operation eagerly as well.
  *
  * <p>Random numbers come from a generator owned by this backend (seeded by {@link #seed}), so
  * results do not depend on which thread draws them.
@@ -62,6 +67,11 @@ public final class Nd4jBackend implements Backend {
     public static final int LENGTH_BUCKET = 16;
     /** Default for {@link #GRAPH_MEMORY_PROPERTY}: a MiniLM step on 32 x 64 tokens reuses ~4 GB. */
     public static final double DEFAULT_GRAPH_MEMORY = 0.75;
+    /**
+     * System property: {@code false} computes the loss eagerly inside {@link #gradients} as well as
+     * recording it (the forward pass then runs twice); default {@code true}.
+     */
+    public static final String LAZY_GRADIENTS_PROPERTY = "peft4j.nd4j.lazyGradients";
 
     private final TensorOwner root = new TensorOwner("backend");
     private final ThreadLocal<ArrayDeque<Nd4jScope>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
@@ -70,6 +80,7 @@ public final class Nd4jBackend implements Backend {
     private final Object rngLock = new Object();
     private final Random rng;
     private final GraphCache graphs;
+    private final boolean lazyGradients;
     private volatile boolean closed;
 
     private static double graphMemoryFraction() {
@@ -93,12 +104,17 @@ public final class Nd4jBackend implements Backend {
      * differentiated graphs as {@link #GRAPH_CACHE_PROPERTY} and {@link #GRAPH_MEMORY_PROPERTY} say.
      */
     public Nd4jBackend() {
-        this(Integer.getInteger(GRAPH_CACHE_PROPERTY, DEFAULT_GRAPH_CACHE), graphMemoryFraction());
+        this(Integer.getInteger(GRAPH_CACHE_PROPERTY, DEFAULT_GRAPH_CACHE), graphMemoryFraction(),
+                !"false".equalsIgnoreCase(System.getProperty(LAZY_GRADIENTS_PROPERTY, "true").trim()));
     }
 
-    /** A backend keeping at most {@code keptGraphs} differentiated graphs (0: none); for tests. */
-    Nd4jBackend(int keptGraphs, double graphMemory) {
+    /**
+     * A backend keeping at most {@code keptGraphs} differentiated graphs (0: none), recording the
+     * loss without computing it when {@code lazyGradients}; for tests.
+     */
+    Nd4jBackend(int keptGraphs, double graphMemory, boolean lazyGradients) {
         adviseWaitPolicy();
+        this.lazyGradients = lazyGradients;
         this.graphs = new GraphCache(keptGraphs, graphMemory);
         long t0 = System.nanoTime();
         this.rng = Nd4j.getRandomFactory().getNewRandomInstance(System.nanoTime());
@@ -309,6 +325,27 @@ public final class Nd4jBackend implements Backend {
         return t;
     }
 
+    /**
+     * The result of an operation on a lazy tape: a tensor of {@code shape} recorded (as
+     * {@code graph} of {@code inputs}) but not computed; null when the caller must compute it now
+     * (no lazy tape on this thread, or no input depends on a parameter).
+     */
+    Nd4jTensor deferred(long[] shape, java.util.function.Function<SDVariable[], SDVariable> graph,
+            Nd4jTensor... inputs) {
+        Recorder rec = recording.get();
+        if (rec == null || !rec.isLazy() || !rec.tracksAny(inputs)) {
+            return null;
+        }
+        if (closed) {
+            throw new PeftException("the nd4j backend is closed");
+        }
+        Nd4jTensor t = new Nd4jTensor(this, shape, rec);
+        currentOwner().add(t);
+        rec.record(t, graph, inputs);
+        rec.deferred(t);
+        return t;
+    }
+
     /** Wraps a result that is not differentiable (a constant to autodiff). */
     Nd4jTensor constant(INDArray out, Nd4jTensor... inputs) {
         return wrap(owned(out, inputs));
@@ -378,7 +415,7 @@ public final class Nd4jBackend implements Backend {
     @Override
     public Tensor keep(Tensor tensor) {
         Nd4jTensor t = unwrap(tensor);
-        t.array(); // fails if already released
+        t.checkLive();
         TensorOwner o = t.owner;
         if (o != root) {
             if (o != null) {
@@ -417,7 +454,7 @@ public final class Nd4jBackend implements Backend {
             throw new PeftException("gradients() calls cannot be nested on one thread");
         }
         List<Nd4jTensor> values = new ArrayList<>(params.size());
-        Recorder rec = new Recorder();
+        Recorder rec = new Recorder(lazyGradients);
         GraphCache.Entry kept = null;
         try {
             for (int i = 0; i < params.size(); i++) {
@@ -440,8 +477,8 @@ public final class Nd4jBackend implements Backend {
             if (l.numel() != 1) {
                 throw new PeftException("loss must have one element, got shape " + Arrays.toString(l.shape()));
             }
-            float lossValue = l.item();
             SDVariable lossVar = rec.variable(l);
+            float lossValue = lossVar == null || !l.isDeferred() ? l.item() : Float.NaN;
             Map<String, INDArray> grads = Collections.emptyMap();
             if (lossVar == null) {
                 LOG.debug("loss does not depend on any of the {} parameters; all gradients are zero", params.size());
@@ -462,9 +499,17 @@ public final class Nd4jBackend implements Backend {
                     }
                     run = kept.sameDiff;
                 }
+                String lossName = lossVar.name();
                 try {
                     SameDiff graph = run;
-                    grads = SameDiffStdout.quietly(() -> graph.calculateGradients(rec.feeds(), names));
+                    OutAndGrad result = SameDiffStdout.quietly(
+                            () -> graph.calculateGradientsAndOutputs(rec.feeds(), List.of(lossName), names));
+                    grads = result.getGradients();
+                    if (l.isDeferred()) {
+                        INDArray computed = result.getOutputs().get(lossName);
+                        lossValue = computed.getFloat(0);
+                        l.provide(l.rank() == 0 ? Nd4j.scalar(lossValue) : Nd4j.scalar(lossValue).reshape('c', l.shape()).dup('c'));
+                    }
                 } catch (RuntimeException e) {
                     if (kept != null) {
                         kept.free();
@@ -481,6 +526,10 @@ public final class Nd4jBackend implements Backend {
                             rec.recordedOps(), names.size(), (System.nanoTime() - t0) / 1_000_000,
                             run == sd ? "new" : "kept");
                 }
+            }
+            if (rec.materializedValues() > 0) {
+                LOG.debug("the loss supplier read {} recorded values; each ran part of the graph",
+                        rec.materializedValues());
             }
             List<Tensor> out = new ArrayList<>(values.size());
             for (Nd4jTensor v : values) {

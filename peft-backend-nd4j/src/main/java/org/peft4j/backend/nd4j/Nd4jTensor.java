@@ -47,6 +47,10 @@ final class Nd4jTensor implements Tensor {
     /** A buffer released while pinned by a tape, freed once unpinned. */
     private INDArray pendingFree;
     private int pins;
+    /** The lazy tape this tensor's value is recorded on and not yet computed; null once it has a value. */
+    private Recorder tape;
+    /** Recorded on a lazy tape that closed before anything read the value: it was never computed. */
+    private boolean orphaned;
     /** The scope or backend holding this tensor; maintained by {@link TensorOwner}. */
     volatile TensorOwner owner;
 
@@ -56,6 +60,14 @@ final class Nd4jTensor implements Tensor {
         this.base = base;
         this.shape = array.shape().clone();
         this.dtype = dtypeOf(array.dataType());
+    }
+
+    /** A FLOAT32 tensor of {@code shape} whose value {@code tape} has recorded but not computed. */
+    Nd4jTensor(Nd4jBackend backend, long[] shape, Recorder tape) {
+        this.backend = backend;
+        this.shape = shape.clone();
+        this.dtype = DType.FLOAT32;
+        this.tape = tape;
     }
 
     static DType dtypeOf(DataType t) {
@@ -75,18 +87,88 @@ final class Nd4jTensor implements Tensor {
 
     // ------------------------------------------------------------------ memory
 
-    /** The live array; fails if this tensor was released. */
+    /**
+     * The live array, computed first if a lazy tape has only recorded it; fails if this tensor was
+     * released, or was recorded inside a {@link Nd4jBackend#gradients} call that has returned.
+     */
     INDArray array() {
         INDArray a = array;
         if (a == null) {
-            throw new PeftException("tensor " + Arrays.toString(shape) + " " + dtype + " was released (its scope"
-                    + " closed or release() was called); keep() tensors that must outlive their scope");
+            Recorder r;
+            synchronized (this) {
+                r = tape;
+            }
+            if (r != null) {
+                return materialize(r);
+            }
+            checkLive();
+            throw new IllegalStateException("tensor without a value");
         }
         return a;
     }
 
+    /** Fails if this tensor was released or its value can no longer be computed; never computes it. */
+    void checkLive() {
+        synchronized (this) {
+            if (array != null || tape != null) {
+                return;
+            }
+            if (orphaned) {
+                throw new PeftException("tensor " + Arrays.toString(shape) + " was computed inside Backend.gradients()"
+                        + " and read only after it returned: the nd4j backend computes such intermediates only"
+                        + " while differentiating; read the value inside the loss supplier, or compute it again");
+            }
+        }
+        throw new PeftException("tensor " + Arrays.toString(shape) + " " + dtype + " was released (its scope"
+                + " closed or release() was called); keep() tensors that must outlive their scope");
+    }
+
+    /** Computes a recorded value now (SameDiff runs the graph recorded so far up to this tensor). */
+    private INDArray materialize(Recorder r) {
+        INDArray value = r.materialize(this);
+        synchronized (this) {
+            if (tape != r) {
+                closeArray(value); // released (or orphaned) meanwhile
+                checkLive();
+                return array;
+            }
+            array = value;
+            base = value;
+            tape = null;
+            return value;
+        }
+    }
+
+    /** Whether the value is recorded on a lazy tape and not computed yet. */
+    synchronized boolean isDeferred() {
+        return array == null && tape != null;
+    }
+
+    /** Gives a deferred tensor its value (a fresh array it now owns), e.g. the loss once SameDiff computed it. */
+    void provide(INDArray value) {
+        synchronized (this) {
+            if (array == null && tape != null) {
+                array = value;
+                base = value;
+                tape = null;
+                return;
+            }
+        }
+        closeArray(value);
+    }
+
+    /** Called as the lazy tape closes: a value not computed by now never will be. */
+    synchronized void orphan() {
+        if (array == null && tape != null) {
+            tape = null;
+            orphaned = true;
+        }
+    }
+
     boolean isReleased() {
-        return array == null;
+        synchronized (this) {
+            return array == null && tape == null && !orphaned;
+        }
     }
 
     /** Frees the native buffer (later, if a tape still uses it); reads fail from now on. */
@@ -94,6 +176,8 @@ final class Nd4jTensor implements Tensor {
         INDArray toFree;
         synchronized (this) {
             if (array == null) {
+                tape = null;
+                orphaned = false;
                 return;
             }
             toFree = base;
@@ -232,7 +316,8 @@ final class Nd4jTensor implements Tensor {
 
     @Override
     public String toString() {
-        return "Nd4jTensor" + Arrays.toString(shape) + " " + dtype + (array == null ? " (released)" : "");
+        return "Nd4jTensor" + Arrays.toString(shape) + " " + dtype + (array != null ? "" : isDeferred() ? " (recorded)"
+                : " (released)");
     }
 
     // ------------------------------------------------------------------ element-wise arithmetic
@@ -269,6 +354,19 @@ final class Nd4jTensor implements Tensor {
             b = b.asFloat();
         }
         long[] outShape = broadcastShape(a.shape, b.shape, op.name().toLowerCase());
+        Function<SDVariable[], SDVariable> graph = v -> {
+            SameDiff sd = v[0].getSameDiff();
+            return switch (op) {
+                case ADD -> sd.math().add(v[0], v[1]);
+                case SUB -> sd.math().sub(v[0], v[1]);
+                case MUL -> sd.math().mul(v[0], v[1]);
+                case DIV -> sd.math().div(v[0], v[1]);
+            };
+        };
+        Nd4jTensor recorded = backend.deferred(outShape, graph, a, b);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray x = a.array();
         INDArray y = b.array();
         INDArray out = Nd4j.createUninitialized(x.dataType(), outShape, 'c');
@@ -282,15 +380,7 @@ final class Nd4jTensor implements Tensor {
                 case DIV -> new DivOp(in, res);
             });
         }
-        return backend.result(out, null, v -> {
-            SameDiff sd = v[0].getSameDiff();
-            return switch (op) {
-                case ADD -> sd.math().add(v[0], v[1]);
-                case SUB -> sd.math().sub(v[0], v[1]);
-                case MUL -> sd.math().mul(v[0], v[1]);
-                case DIV -> sd.math().div(v[0], v[1]);
-            };
-        }, a, b);
+        return backend.result(out, null, graph, a, b);
     }
 
     /** The NumPy broadcast of two shapes; a clear error naming both when they do not broadcast. */
@@ -332,16 +422,26 @@ final class Nd4jTensor implements Tensor {
             }
             return asFloat().scalarOp(s, add);
         }
+        Function<SDVariable[], SDVariable> graph = v -> add ? v[0].add((double) s) : v[0].mul((double) s);
+        Nd4jTensor recorded = backend.deferred(shape, graph, this);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray a = array();
         INDArray out = add ? a.add(s) : a.mul(s);
-        return backend.result(out, null, v -> add ? v[0].add((double) s) : v[0].mul((double) s), this);
+        return backend.result(out, null, graph, this);
     }
 
     @Override
     public Tensor pow(float exponent) {
         Nd4jTensor x = asFloat();
+        Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().math().pow(v[0], (double) exponent);
+        Nd4jTensor recorded = backend.deferred(shape, graph, x);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray out = Transforms.pow(x.array(), exponent, true);
-        return backend.result(out, null, v -> v[0].getSameDiff().math().pow(v[0], (double) exponent), x);
+        return backend.result(out, null, graph, x);
     }
 
     private enum Unary {
@@ -399,18 +499,40 @@ final class Nd4jTensor implements Tensor {
     @Override
     public Tensor gelu() {
         Nd4jTensor x = asFloat();
+        Function<SDVariable[], SDVariable> graph =
+                v -> v[0].mul(0.5).mul(v[0].getSameDiff().math().erf(v[0].mul(INV_SQRT2)).add(1.0));
+        Nd4jTensor recorded = backend.deferred(shape, graph, x);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray a = x.array();
         INDArray out = a.mul(INV_SQRT2);
         if (out.length() > 0) {
             Nd4j.getExecutioner().exec(new Erf(out, out));
             out.addi(1.0).muli(a).muli(0.5);
         }
-        return backend.result(out, null, v -> v[0].mul(0.5).mul(v[0].getSameDiff().math().erf(v[0].mul(INV_SQRT2))
-                .add(1.0)), x);
+        return backend.result(out, null, graph, x);
     }
 
     private Tensor unary(Unary op) {
         Nd4jTensor x = asFloat();
+        Function<SDVariable[], SDVariable> graph = v -> {
+            SameDiff sd = v[0].getSameDiff();
+            return switch (op) {
+                case SQRT -> sd.math().sqrt(v[0]);
+                case EXP -> sd.math().exp(v[0]);
+                case LOG -> sd.math().log(v[0]);
+                case ABS -> sd.math().abs(v[0]);
+                case TANH -> sd.math().tanh(v[0]);
+                case SIGMOID -> sd.nn().sigmoid(v[0]);
+                case RELU -> sd.nn().relu(v[0], 0.0);
+                case ERF -> sd.math().erf(v[0]);
+            };
+        };
+        Nd4jTensor recorded = backend.deferred(shape, graph, x);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray a = x.array();
         INDArray out;
         if (a.length() == 0) {
@@ -433,19 +555,7 @@ final class Nd4jTensor implements Tensor {
                 }
             };
         }
-        return backend.result(out, null, v -> {
-            SameDiff sd = v[0].getSameDiff();
-            return switch (op) {
-                case SQRT -> sd.math().sqrt(v[0]);
-                case EXP -> sd.math().exp(v[0]);
-                case LOG -> sd.math().log(v[0]);
-                case ABS -> sd.math().abs(v[0]);
-                case TANH -> sd.math().tanh(v[0]);
-                case SIGMOID -> sd.nn().sigmoid(v[0]);
-                case RELU -> sd.nn().relu(v[0], 0.0);
-                case ERF -> sd.math().erf(v[0]);
-            };
-        }, x);
+        return backend.result(out, null, graph, x);
     }
 
     /** This tensor, or a FLOAT32 copy of it when it is INT64. */
@@ -469,18 +579,28 @@ final class Nd4jTensor implements Tensor {
         Nd4jTensor x = mean ? asFloat() : this;
         int[] ax = normalizeAxes(axes, shape.length, mean ? "mean" : "sum");
         long[] expected = reducedShape(shape, ax, keepDims);
+        Function<SDVariable[], SDVariable> graph =
+                v -> mean ? v[0].getSameDiff().mean(v[0], keepDims, ax) : v[0].getSameDiff().sum(v[0], keepDims, ax);
+        Nd4jTensor recorded = backend.deferred(expected, graph, x);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray out = mean ? x.array().mean(keepDims, ax) : x.array().sum(keepDims, ax);
         out = withShape(out, expected);
-        return backend.result(out, null,
-                v -> mean ? v[0].getSameDiff().mean(v[0], keepDims, ax) : v[0].getSameDiff().sum(v[0], keepDims, ax), x);
+        return backend.result(out, null, graph, x);
     }
 
     @Override
     public Tensor max(int axis, boolean keepDims) {
         int ax = normalizeAxis(axis, shape.length, "max");
         long[] expected = reducedShape(shape, new int[] {ax}, keepDims);
+        Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().max(v[0], keepDims, ax);
+        Nd4jTensor recorded = backend.deferred(expected, graph, this);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray out = withShape(array().max(keepDims, ax), expected);
-        return backend.result(out, null, v -> v[0].getSameDiff().max(v[0], keepDims, ax), this);
+        return backend.result(out, null, graph, this);
     }
 
     /** {@code a} reshaped to {@code expected} when ND4J chose another (equal-size) shape. */
@@ -546,8 +666,13 @@ final class Nd4jTensor implements Tensor {
     @Override
     public Tensor reshape(long... newShape) {
         long[] s = resolveShape(newShape);
+        Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().reshape(v[0], s);
+        Nd4jTensor recorded = backend.deferred(s, graph, this);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray out = array().reshape('c', s);
-        return backend.result(out, null, v -> v[0].getSameDiff().reshape(v[0], s), this);
+        return backend.result(out, null, graph, this);
     }
 
     private long[] resolveShape(long[] newShape) {
@@ -601,8 +726,17 @@ final class Nd4jTensor implements Tensor {
             throw new PeftException("permute: " + Arrays.toString(axes) + " is not a permutation of the axes of a"
                     + " tensor of shape " + Arrays.toString(shape));
         }
+        Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().permute(v[0], p);
+        long[] outShape = new long[r];
+        for (int i = 0; i < r; i++) {
+            outShape[i] = shape[p[i]];
+        }
+        Nd4jTensor recorded = backend.deferred(outShape, graph, this);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray out = array().permute(p).dup('c');
-        return backend.result(out, null, v -> v[0].getSameDiff().permute(v[0], p), this);
+        return backend.result(out, null, graph, this);
     }
 
     @Override
@@ -616,25 +750,34 @@ final class Nd4jTensor implements Tensor {
         long[] outShape = shape.clone();
         outShape[ax] = end - start;
         if (start == end) {
-            return backend.constant(Nd4j.create(array().dataType(), outShape));
+            return backend.constant(Nd4j.create(dataTypeOf(dtype), outShape));
         }
-        INDArrayIndex[] idx = new INDArrayIndex[shape.length];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i == ax ? NDArrayIndex.interval(start, end) : NDArrayIndex.all();
-        }
-        INDArray out = withShape(array().get(idx), outShape);
         int[] begin = new int[shape.length];
         int[] sizes = new int[shape.length];
         for (int i = 0; i < shape.length; i++) {
             sizes[i] = Math.toIntExact(outShape[i]);
         }
         begin[ax] = Math.toIntExact(start);
-        return backend.result(out, null, v -> v[0].getSameDiff().slice(v[0], begin, sizes), this);
+        Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().slice(v[0], begin, sizes);
+        Nd4jTensor recorded = backend.deferred(outShape, graph, this);
+        if (recorded != null) {
+            return recorded;
+        }
+        INDArrayIndex[] idx = new INDArrayIndex[shape.length];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i == ax ? NDArrayIndex.interval(start, end) : NDArrayIndex.all();
+        }
+        INDArray out = withShape(array().get(idx), outShape);
+        return backend.result(out, null, graph, this);
     }
 
     @Override
     public Tensor toType(DType type) {
         if (type == dtype) {
+            Nd4jTensor recorded = backend.deferred(shape, v -> v[0], this); // the same graph variable
+            if (recorded != null) {
+                return recorded;
+            }
             Nd4jTensor t = backend.constant(array().dup('c'));
             Recorder rec = backend.recorder();
             if (rec != null) {
@@ -671,22 +814,36 @@ final class Nd4jTensor implements Tensor {
             long rows = a.numel() / Math.max(k, 1);
             long[] outShape = Arrays.copyOf(sa, ra);
             outShape[ra - 1] = n;
+            Function<SDVariable[], SDVariable> graph = ra == 2 ? v -> v[0].getSameDiff().mmul(v[0], v[1]) : v -> {
+                SameDiff sd = v[0].getSameDiff();
+                return sd.reshape(sd.mmul(sd.reshape(v[0], rows, k), v[1]), outShape);
+            };
+            Nd4jTensor recorded = backend.deferred(outShape, graph, a, b);
+            if (recorded != null) {
+                return recorded;
+            }
             INDArray x = ra == 2 ? a.array() : a.array().reshape('c', rows, k);
             INDArray y = Nd4j.gemm(x, b.array(), false, false);
             if (ra == 2) {
-                return backend.result(y, null, v -> v[0].getSameDiff().mmul(v[0], v[1]), a, b);
+                return backend.result(y, null, graph, a, b);
             }
-            return backend.result(y.reshape('c', outShape), y, v -> {
-                SameDiff sd = v[0].getSameDiff();
-                return sd.reshape(sd.mmul(sd.reshape(v[0], rows, k), v[1]), outShape);
-            }, a, b);
+            return backend.result(y.reshape('c', outShape), y, graph, a, b);
         }
         long[] lead = broadcastShape(Arrays.copyOf(sa, ra - 2), Arrays.copyOf(sb, rb - 2), "matmul (batch axes)");
         long[] fullA = concat(lead, m, k);
         long[] fullB = concat(lead, k, n);
-        if (Arrays.equals(sa, fullA) && Arrays.equals(sb, fullB)) {
+        boolean same = Arrays.equals(sa, fullA) && Arrays.equals(sb, fullB);
+        Function<SDVariable[], SDVariable> graph = same ? v -> v[0].getSameDiff().mmul(v[0], v[1]) : v -> {
+            SameDiff sd = v[0].getSameDiff();
+            return sd.mmul(expand(sd, v[0], sa, fullA), expand(sd, v[1], sb, fullB));
+        };
+        Nd4jTensor recorded = backend.deferred(concat(lead, m, n), graph, a, b);
+        if (recorded != null) {
+            return recorded;
+        }
+        if (same) {
             INDArray y = Nd4j.matmul(a.array(), b.array());
-            return backend.result(y, null, v -> v[0].getSameDiff().mmul(v[0], v[1]), a, b);
+            return backend.result(y, null, graph, a, b);
         }
         // broadcast the batch axes by tiling, then a batched matmul
         INDArray x = expand(a.array(), fullA);
@@ -702,10 +859,7 @@ final class Nd4jTensor implements Tensor {
                 closeArray(z);
             }
         }
-        return backend.result(y, null, v -> {
-            SameDiff sd = v[0].getSameDiff();
-            return sd.mmul(expand(sd, v[0], sa, fullA), expand(sd, v[1], sb, fullB));
-        }, a, b);
+        return backend.result(y, null, graph, a, b);
     }
 
     private static long[] concat(long[] lead, long... tail) {
@@ -770,11 +924,6 @@ final class Nd4jTensor implements Tensor {
         long rows = numel() / Math.max(in, 1);
         long[] outShape = shape.clone();
         outShape[r - 1] = outF;
-        INDArray x = r == 2 ? array() : array().reshape('c', rows, in);
-        INDArray y = Nd4j.gemm(x, w.array(), false, true);
-        if (b != null) {
-            y.addiRowVector(b.array()); // y is our own fresh array
-        }
         Function<SDVariable[], SDVariable> graph = v -> {
             SameDiff sd = v[0].getSameDiff();
             SDVariable x2 = r == 2 ? v[0] : sd.reshape(v[0], rows, in);
@@ -785,6 +934,15 @@ final class Nd4jTensor implements Tensor {
             return r == 2 ? o : sd.reshape(o, outShape);
         };
         Nd4jTensor[] inputs = b == null ? new Nd4jTensor[] {this, w} : new Nd4jTensor[] {this, w, b};
+        Nd4jTensor recorded = backend.deferred(outShape, graph, inputs);
+        if (recorded != null) {
+            return recorded;
+        }
+        INDArray x = r == 2 ? array() : array().reshape('c', rows, in);
+        INDArray y = Nd4j.gemm(x, w.array(), false, true);
+        if (b != null) {
+            y.addiRowVector(b.array()); // y is our own fresh array
+        }
         if (r == 2) {
             return backend.result(y, null, graph, inputs);
         }
@@ -806,6 +964,17 @@ final class Nd4jTensor implements Tensor {
                 || bt.rank() != 1 || g.shape[0] != shape[r - 1] || bt.shape[0] != shape[r - 1] || numel() == 0) {
             return Tensor.super.layerNorm(gamma, beta, eps);
         }
+        int last = r - 1;
+        Function<SDVariable[], SDVariable> graph = v -> {
+            SameDiff sd = v[0].getSameDiff();
+            SDVariable centered = v[0].sub(sd.mean(v[0], true, last));
+            SDVariable var = sd.mean(sd.math().square(centered), true, last);
+            return centered.div(sd.math().sqrt(var.add((double) eps))).mul(v[1]).add(v[2]);
+        };
+        Nd4jTensor recorded = backend.deferred(shape, graph, this, g, bt);
+        if (recorded != null) {
+            return recorded;
+        }
         long h = shape[r - 1];
         INDArray x2 = array().reshape('c', numel() / h, h);
         INDArray mu = x2.mean(true, 1);
@@ -820,24 +989,23 @@ final class Nd4jTensor implements Tensor {
         if (x2 != array() && !x2.isView()) {
             closeArray(x2); // reshape copied a non-contiguous input
         }
-        int last = r - 1;
-        return backend.result(out.reshape('c', shape), out, v -> {
-            SameDiff sd = v[0].getSameDiff();
-            SDVariable centered = v[0].sub(sd.mean(v[0], true, last));
-            SDVariable var = sd.mean(sd.math().square(centered), true, last);
-            return centered.div(sd.math().sqrt(var.add((double) eps))).mul(v[1]).add(v[2]);
-        }, this, g, bt);
+        return backend.result(out.reshape('c', shape), out, graph, this, g, bt);
     }
 
     @Override
     public Tensor softmax(int axis) {
         Nd4jTensor x = asFloat();
         int ax = normalizeAxis(axis, shape.length, "softmax");
+        Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().nn().softmax(v[0], ax);
+        Nd4jTensor recorded = backend.deferred(shape, graph, x);
+        if (recorded != null) {
+            return recorded;
+        }
         INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
         if (out.length() > 0) {
             Nd4j.exec((CustomOp) new SoftMax(x.array(), out, ax));
         }
-        return backend.result(out, null, v -> v[0].getSameDiff().nn().softmax(v[0], ax), x);
+        return backend.result(out, null, graph, x);
     }
 
     @Override
@@ -850,7 +1018,8 @@ final class Nd4jTensor implements Tensor {
             idx = (Nd4jTensor) idx.toType(DType.INT64);
         }
         long rows = shape[0];
-        for (long i : idx.toLongArray()) {
+        long[] flat = idx.toLongArray();
+        for (long i : flat) {
             if (i < 0 || i >= rows) {
                 throw new PeftException("gather: index " + i + " is out of range for a table of " + rows
                         + " rows (shape " + Arrays.toString(shape) + ")");
@@ -858,12 +1027,16 @@ final class Nd4jTensor implements Tensor {
         }
         long[] outShape = concat(idx.shape, shape[1]);
         if (idx.numel() == 0) {
-            return backend.constant(Nd4j.create(array().dataType(), outShape));
+            return backend.constant(Nd4j.create(dataTypeOf(dtype), outShape));
+        }
+        Function<SDVariable[], SDVariable> graph =
+                v -> recordGather(v[0].getSameDiff(), v[0], rows, flat, outShape, backend.recorder());
+        Nd4jTensor recorded = backend.deferred(outShape, graph, this);
+        if (recorded != null) {
+            return recorded;
         }
         INDArray out = withShape(Nd4j.exec(new Gather(array(), idx.array(), 0))[0], outShape);
-        long[] flat = idx.toLongArray();
-        return backend.result(out, null,
-                v -> recordGather(v[0].getSameDiff(), v[0], rows, flat, outShape, backend.recorder()), this);
+        return backend.result(out, null, graph, this);
     }
 
     /** Positions per one-hot block when recording a gather with repeated indices. */

@@ -16,8 +16,11 @@ import org.peft4j.api.backend.DType;
 
 /**
  * The tape of one {@link Nd4jBackend#gradients} call. While it is active on a thread, every
- * operation whose operands depend on a parameter is computed eagerly as usual and also recorded
- * into a {@link SameDiff} graph; SameDiff then differentiates that graph.
+ * operation whose operands depend on a parameter is recorded into a {@link SameDiff} graph;
+ * SameDiff then differentiates that graph. A lazy tape only records such operations: their
+ * tensors get a value when something reads one (SameDiff runs the graph recorded so far) or, for
+ * the loss, from the gradient run, which computes the forward pass anyway. An eager tape computes
+ * every operation as it is recorded.
  *
  * <p>Parameters become SameDiff variables (holding a copy of their value) the first time they are
  * used. Operands that do not depend on a parameter become SameDiff placeholders fed with the
@@ -37,8 +40,22 @@ final class Recorder implements AutoCloseable {
     private final List<INDArray> ownedArrays = new ArrayList<>();
     private final List<INDArray> disposed = new ArrayList<>();
     private final Map<String, INDArray> parameterArrays = new java.util.LinkedHashMap<>();
+    private final boolean lazy;
+    private final List<Nd4jTensor> deferred = new ArrayList<>();
+    private final Thread thread = Thread.currentThread();
     private boolean adopted;
+    private boolean closed;
     private int recorded;
+    private int materialized;
+
+    /** @param lazy record operations on parameters without computing them */
+    Recorder(boolean lazy) {
+        this.lazy = lazy;
+    }
+
+    boolean isLazy() {
+        return lazy;
+    }
 
     SameDiff sameDiff() {
         return sd;
@@ -67,6 +84,61 @@ final class Recorder implements AutoCloseable {
     /** Whether {@code t} depends on a parameter (is one, or was computed from one). */
     boolean tracks(Nd4jTensor t) {
         return variables.containsKey(t) || parameters.containsKey(t);
+    }
+
+    /** Whether any of {@code inputs} depends on a parameter. */
+    boolean tracksAny(Nd4jTensor... inputs) {
+        for (Nd4jTensor in : inputs) {
+            if (tracks(in)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Notes a tensor recorded without a value, to orphan it if the tape closes before it is read. */
+    void deferred(Nd4jTensor t) {
+        deferred.add(t);
+    }
+
+    /**
+     * Computes the value of a recorded tensor now: SameDiff runs the part of the graph recorded so
+     * far that {@code t} needs (the parameters' values as they were first used, the fed inputs).
+     * Returns a fresh array the caller owns.
+     */
+    INDArray materialize(Nd4jTensor t) {
+        if (closed || Thread.currentThread() != thread) {
+            throw new PeftException("tensor " + java.util.Arrays.toString(t.shape()) + " is being computed by a"
+                    + " gradients() call on another thread; read it on that thread, inside the loss supplier");
+        }
+        SDVariable v = variables.get(t);
+        if (v == null) {
+            throw new IllegalStateException("a deferred tensor the tape did not record");
+        }
+        String name = v.name();
+        INDArray value;
+        try {
+            Map<String, INDArray> out = SameDiffStdout.quietly(() -> sd.output(feeds, name));
+            INDArray r = out.get(name);
+            long[] shape = t.shape();
+            value = java.util.Arrays.equals(r.shape(), shape) ? r.dup('c') : r.reshape('c', shape).dup('c');
+        } catch (RuntimeException e) {
+            throw new PeftException("SameDiff could not compute a recorded value (" + recorded
+                    + " recorded operations): " + e.getMessage(), e);
+        } finally {
+            // a fresh session for the next run: the gradient run must not see this run's arrays
+            List<INDArray> keep = new ArrayList<>(feeds.values());
+            keep.addAll(parameterArrays.values());
+            GraphCache.freeSessionArrays(sd, keep, false);
+            sd.getSessions().clear();
+        }
+        materialized++;
+        return value;
+    }
+
+    /** Number of recorded values read inside the loss supplier (each ran part of the graph). */
+    int materializedValues() {
+        return materialized;
     }
 
     /** The graph variable computing {@code t}, or null when {@code t} does not depend on a parameter. */
@@ -133,14 +205,7 @@ final class Recorder implements AutoCloseable {
      * depends on a parameter; otherwise {@code result} is a constant and nothing is recorded.
      */
     void record(Nd4jTensor result, Function<SDVariable[], SDVariable> graph, Nd4jTensor... inputs) {
-        boolean depends = false;
-        for (Nd4jTensor in : inputs) {
-            if (tracks(in)) {
-                depends = true;
-                break;
-            }
-        }
-        if (!depends) {
+        if (!tracksAny(inputs)) {
             return;
         }
         SDVariable[] operands = new SDVariable[inputs.length];
@@ -206,6 +271,11 @@ final class Recorder implements AutoCloseable {
      */
     @Override
     public void close() {
+        closed = true;
+        for (Nd4jTensor t : deferred) {
+            t.orphan();
+        }
+        deferred.clear();
         if (!adopted) {
             List<INDArray> keep = new ArrayList<>(feeds.values());
             keep.addAll(parameterArrays.values());

@@ -120,6 +120,108 @@ class Nd4jGradientsTest {
         }
     }
 
+    /** A loss touching every recorded operation kind: linear, layer norm, GELU, softmax, gather, shapes. */
+    private static Tensor everyOp(Nd4jBackend b, List<Tensor> p, Tensor x, Tensor ids) {
+        Tensor emb = p.get(2).gather(ids); // (2, 3, 4)
+        Tensor h = x.add(emb).linear(p.get(0), p.get(1)).layerNorm(p.get(3), p.get(4), 1e-5f).gelu();
+        Tensor att = h.matmul(h.permute(0, 2, 1)).mul(0.5f).softmax(-1).matmul(h); // (2, 3, 4)
+        Tensor cat = b.concat(List.of(att.slice(1, 0, 2), att.slice(1, 2, 3).toType(
+                org.peft4j.api.backend.DType.FLOAT32).tanh()), 1);
+        return cat.reshape(6, 4).max(-1, false).sum(false).add(cat.exp().mean(false))
+                .add(cat.sigmoid().sqrt().log().abs().pow(1.5f).mean(false));
+    }
+
+    @Test
+    void recordingWithoutComputingGivesTheGradientsOfComputingEagerly() {
+        List<float[]> values = List.of(Reference.randoms(16, 20), Reference.randoms(4, 21), Reference.randoms(20, 22),
+                Reference.randoms(4, 23), Reference.randoms(4, 24));
+        List<long[]> shapes = List.of(new long[] {4, 4}, new long[] {4}, new long[] {5, 4}, new long[] {4},
+                new long[] {4});
+        List<Gradients> results = new ArrayList<>();
+        List<float[][]> grads = new ArrayList<>();
+        for (boolean lazy : new boolean[] {true, false}) {
+            try (Nd4jBackend b = new Nd4jBackend(0, 0.5, lazy); Scope s = b.scope()) {
+                Tensor x = b.fromFloats(Reference.randoms(24, 25), 2, 3, 4);
+                Tensor ids = b.fromLongs(new long[] {0, 3, 3, 1, 4, 0}, 2, 3);
+                List<Parameter> params = new ArrayList<>();
+                for (int i = 0; i < values.size(); i++) {
+                    params.add(new Parameter(b.fromFloats(values.get(i), shapes.get(i))));
+                }
+                Gradients g = b.gradients(params, () -> everyOp(b, params.stream().map(Parameter::value).toList(), x,
+                        ids));
+                results.add(g);
+                grads.add(g.grads().stream().map(Tensor::toFloatArray).toArray(float[][]::new));
+            }
+        }
+        assertThat(results.get(0).loss()).isCloseTo(results.get(1).loss(), within(1e-5f));
+        for (int p = 0; p < values.size(); p++) {
+            float[] lazy = grads.get(0)[p];
+            float[] eager = grads.get(1)[p];
+            assertThat(lazy).as("gradient of param%d", p).hasSize(eager.length);
+            assertThat(lazy).as("gradient of param%d", p).isNotEqualTo(new float[eager.length]);
+            for (int i = 0; i < eager.length; i++) {
+                assertThat(lazy[i]).as("d loss / d param%d[%d]", p, i).isCloseTo(eager[i], within(1e-5f));
+            }
+        }
+    }
+
+    @Test
+    void valuesReadInsideTheLossAreComputedAndTheGradientStaysRight() {
+        try (Scope s = backend.scope()) {
+            Tensor x = t(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
+            Parameter w = new Parameter(t(new float[] {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f}, 3, 2));
+            float[] expected = x.matmul(w.value()).tanh().toFloatArray();
+            float[][] read = new float[1][];
+            // loss = sum(tanh(x w) * c) with c = detach(sum(tanh(x w))): the read and the detach
+            // both need values in the middle of the recording
+            Gradients g = backend.gradients(List.of(w), () -> {
+                Tensor h = x.matmul(w.value()).tanh();
+                read[0] = h.toFloatArray();
+                return h.mul(h.sum(false).detach()).sum(false);
+            });
+            assertThat(read[0]).hasSize(4);
+            float c = 0;
+            for (int i = 0; i < 4; i++) {
+                assertThat(read[0][i]).isCloseTo(expected[i], within(1e-6f));
+                c += expected[i];
+            }
+            assertThat(g.loss()).isCloseTo(c * c, within(1e-4f));
+            // d/dw_kj = c * sum_i x_ik (1 - h_ij^2)
+            float[] xs = x.toFloatArray();
+            float[] grad = g.grads().get(0).toFloatArray();
+            for (int k = 0; k < 3; k++) {
+                for (int j = 0; j < 2; j++) {
+                    float d = 0;
+                    for (int i = 0; i < 2; i++) {
+                        d += xs[i * 3 + k] * (1 - expected[i * 2 + j] * expected[i * 2 + j]);
+                    }
+                    assertThat(grad[k * 2 + j]).as("d loss / d w[%d][%d]", k, j).isCloseTo(c * d, within(1e-4f));
+                }
+            }
+        }
+    }
+
+    @Test
+    void intermediatesNotReadInsideTheLossFailClearlyAfterwardsButTheLossIsKept() {
+        try (Scope s = backend.scope()) {
+            Parameter w = new Parameter(t(new float[] {1, 2, 3, 4}, 2, 2));
+            Tensor[] kept = new Tensor[2];
+            Gradients g = backend.gradients(List.of(w), () -> {
+                kept[0] = w.value().mul(2f);
+                kept[1] = kept[0].square().sum(false);
+                return kept[1];
+            });
+            assertThat(g.loss()).isEqualTo(120f);
+            assertThat(kept[1].item()).isEqualTo(120f);
+            assertThatThrownBy(() -> kept[0].toFloatArray()).isInstanceOf(PeftException.class)
+                    .hasMessageContaining("computed inside Backend.gradients()")
+                    .hasMessageContaining("read the value inside the loss supplier");
+            assertThatThrownBy(() -> backend.keep(kept[0])).hasMessageContaining("computed inside Backend.gradients()");
+            backend.release(kept[0]);
+            assertThatThrownBy(() -> kept[0].toFloatArray()).hasMessageContaining("was released");
+        }
+    }
+
     @Test
     void broadcastAndShapeOpsDifferentiate() {
         try (Scope outer = backend.scope()) {
