@@ -62,7 +62,6 @@ final class GraphCache implements AutoCloseable {
         final String signature;
         final SameDiff sameDiff;
         final Map<String, INDArray> parameters;
-        private boolean shared;
 
         Entry(String signature, SameDiff sameDiff, Map<String, INDArray> parameters) {
             this.signature = signature;
@@ -71,19 +70,19 @@ final class GraphCache implements AutoCloseable {
         }
 
         /**
-         * Hands the arrays the last run computed back to the sessions' array caches, for the next run
-         * to reuse; {@code feeds} (arrays of tensors the caller owns) and the parameters stay.
+         * Hands the arrays the last run computed back to the array cache of the calling thread, for
+         * the next run to reuse; {@code feeds} (arrays of tensors the caller owns) and the
+         * parameters stay. Only this thread's sessions (SameDiff keeps one per thread) change cache:
+         * a session returns arrays to its cache while it runs, and an array one thread's run has
+         * handed back and another thread's run has taken again would look like its own to the first.
          */
         void recycle(Collection<INDArray> feeds, SharedArrayCache arrays) {
-            if (!shared) {
-                shared = true;
-                for (SameDiff g : Arrays.asList(sameDiff, sameDiff.getFunction("grad"))) {
-                    if (g != null) {
-                        for (InferenceSession s : g.getSessions().values()) {
-                            s.getMmgr().close(); // the first run's own cache
-                            s.setMmgr(arrays);
-                        }
-                    }
+            long thread = Thread.currentThread().getId();
+            for (SameDiff g : Arrays.asList(sameDiff, sameDiff.getFunction("grad"))) {
+                InferenceSession s = g == null ? null : g.getSessions().get(thread);
+                if (s != null && s.getMmgr() != arrays) {
+                    s.getMmgr().close(); // the session's own cache of its first run
+                    s.setMmgr(arrays);
                 }
             }
             List<INDArray> keep = new ArrayList<>(feeds);
@@ -99,7 +98,9 @@ final class GraphCache implements AutoCloseable {
     }
 
     private final int capacity;
-    private final SharedArrayCache arrays;
+    private final double memoryFraction;
+    /** One array cache per thread that ran a kept graph, by thread id. */
+    private final Map<Long, SharedArrayCache> arrays = new ConcurrentHashMap<>();
     private final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>(16, 0.75f, true);
     private long hits;
     private long misses;
@@ -107,24 +108,25 @@ final class GraphCache implements AutoCloseable {
 
     /**
      * @param capacity most graphs kept; 0 keeps none
-     * @param memoryFraction the most the kept graphs' arrays may hold together between runs, as a
-     *     fraction of ND4J's off-heap limit ({@code org.bytedeco.javacpp.maxbytes}, by default the
-     *     JVM's maximum heap)
+     * @param memoryFraction the most the arrays kept graphs hold between runs may take, for each
+     *     thread that runs them, as a fraction of ND4J's off-heap limit
+     *     ({@code org.bytedeco.javacpp.maxbytes}, by default the JVM's maximum heap)
      */
     GraphCache(int capacity, double memoryFraction) {
         if (!(memoryFraction > 0 && memoryFraction < 1)) {
             throw new IllegalArgumentException("graph memory fraction must be > 0 and < 1, got " + memoryFraction);
         }
         this.capacity = Math.max(0, capacity);
-        this.arrays = new SharedArrayCache(memoryFraction);
+        this.memoryFraction = memoryFraction;
     }
 
     /**
-     * Hands what the last run of {@code entry} computed to the shared array cache, keeping
+     * Hands what the last run of {@code entry} computed to this thread's array cache, keeping
      * {@code feeds} (the caller's inputs); call before the feeds are released.
      */
     void recycle(Entry entry, Collection<INDArray> feeds) {
-        entry.recycle(feeds, arrays);
+        entry.recycle(feeds, arrays.computeIfAbsent(Thread.currentThread().getId(),
+                t -> new SharedArrayCache(memoryFraction)));
     }
 
     int capacity() {
@@ -185,7 +187,8 @@ final class GraphCache implements AutoCloseable {
         for (Entry e : all) {
             e.free();
         }
-        arrays.free();
+        arrays.values().forEach(SharedArrayCache::free);
+        arrays.clear();
     }
 
     /**

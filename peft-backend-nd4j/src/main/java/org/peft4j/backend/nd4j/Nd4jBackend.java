@@ -11,7 +11,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.random.impl.UniformDistribution;
@@ -72,6 +71,12 @@ public final class Nd4jBackend implements Backend {
      * recording it (the forward pass then runs twice); default {@code true}.
      */
     public static final String LAZY_GRADIENTS_PROPERTY = "peft4j.nd4j.lazyGradients";
+    /**
+     * System property: {@code false} keeps every array of a gradient run until the run ends, as
+     * SameDiff does on its own; by default an array goes back to the run's cache once the last
+     * operation reading it has run (see {@link GradientRun}).
+     */
+    public static final String RECYCLE_ARRAYS_PROPERTY = "peft4j.nd4j.recycleArrays";
 
     private final TensorOwner root = new TensorOwner("backend");
     private final ThreadLocal<ArrayDeque<Nd4jScope>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
@@ -81,6 +86,7 @@ public final class Nd4jBackend implements Backend {
     private final Random rng;
     private final GraphCache graphs;
     private final boolean lazyGradients;
+    private final boolean recycleArrays;
     private volatile boolean closed;
 
     private static double graphMemoryFraction() {
@@ -105,16 +111,27 @@ public final class Nd4jBackend implements Backend {
      */
     public Nd4jBackend() {
         this(Integer.getInteger(GRAPH_CACHE_PROPERTY, DEFAULT_GRAPH_CACHE), graphMemoryFraction(),
-                !"false".equalsIgnoreCase(System.getProperty(LAZY_GRADIENTS_PROPERTY, "true").trim()));
+                flag(LAZY_GRADIENTS_PROPERTY), flag(RECYCLE_ARRAYS_PROPERTY));
+    }
+
+    /** A true-by-default system property; anything but {@code true} or {@code false} is an error. */
+    private static boolean flag(String property) {
+        String v = System.getProperty(property, "true").trim();
+        if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+            return Boolean.parseBoolean(v);
+        }
+        throw new PeftException(property + " must be true or false, got '" + v + "'");
     }
 
     /**
      * A backend keeping at most {@code keptGraphs} differentiated graphs (0: none), recording the
-     * loss without computing it when {@code lazyGradients}; for tests.
+     * loss without computing it when {@code lazyGradients}, recycling a gradient run's arrays as
+     * it goes when {@code recycleArrays}; for tests.
      */
-    Nd4jBackend(int keptGraphs, double graphMemory, boolean lazyGradients) {
+    Nd4jBackend(int keptGraphs, double graphMemory, boolean lazyGradients, boolean recycleArrays) {
         adviseWaitPolicy();
         this.lazyGradients = lazyGradients;
+        this.recycleArrays = recycleArrays;
         this.graphs = new GraphCache(keptGraphs, graphMemory);
         long t0 = System.nanoTime();
         this.rng = Nd4j.getRandomFactory().getNewRandomInstance(System.nanoTime());
@@ -502,11 +519,11 @@ public final class Nd4jBackend implements Backend {
                 String lossName = lossVar.name();
                 try {
                     SameDiff graph = run;
-                    OutAndGrad result = SameDiffStdout.quietly(
-                            () -> graph.calculateGradientsAndOutputs(rec.feeds(), List.of(lossName), names));
-                    grads = result.getGradients();
+                    GradientRun.Result result = SameDiffStdout.quietly(
+                            () -> GradientRun.run(graph, rec.feeds(), List.of(lossName), names, recycleArrays));
+                    grads = result.gradients();
                     if (l.isDeferred()) {
-                        INDArray computed = result.getOutputs().get(lossName);
+                        INDArray computed = result.outputs().get(lossName);
                         lossValue = computed.getFloat(0);
                         l.provide(l.rank() == 0 ? Nd4j.scalar(lossValue) : Nd4j.scalar(lossValue).reshape('c', l.shape()).dup('c'));
                     }

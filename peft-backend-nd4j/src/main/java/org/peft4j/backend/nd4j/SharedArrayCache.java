@@ -7,12 +7,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 
 /**
- * One array cache for the inference sessions of all {@link GraphCache kept graphs}: a run hands
- * its arrays back here and the next run of the same shapes takes them again instead of allocating
- * (and page-faulting) gigabytes afresh. One byte budget bounds the arrays held for every kept graph
- * together; beyond it the least recently released arrays are freed. Sessions of different threads
- * share it, so every call is synchronized; {@link #close} is a no-op for them (a session closing
- * its memory manager must not free arrays another graph may take) and {@link #free} frees it all.
+ * One array cache for the inference sessions one thread runs of all {@link GraphCache kept graphs}:
+ * a run hands its arrays back here (as it goes, and the rest when it ends) and the next run of the
+ * same shapes takes them again instead of allocating (and page-faulting) gigabytes afresh. One byte
+ * budget bounds what the cache holds; beyond it the least recently released arrays are freed.
+ * Every call is synchronized ({@link #free} may come from another thread); {@link #close} is a
+ * no-op for sessions (a session closing its memory manager must not free arrays another kept graph
+ * may take) and {@link #free} frees it all.
  */
 final class SharedArrayCache implements SessionMemMgr {
     private final ArrayCacheMemoryMgr cache;

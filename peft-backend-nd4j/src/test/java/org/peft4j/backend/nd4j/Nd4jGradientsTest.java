@@ -131,36 +131,49 @@ class Nd4jGradientsTest {
                 .add(cat.sigmoid().sqrt().log().abs().pow(1.5f).mean(false));
     }
 
+    /**
+     * Recording without computing, and recycling a gradient run's arrays as it goes (with a kept
+     * graph too, whose arrays wait in the shared cache between runs), give exactly the gradients of
+     * computing eagerly and keeping every array, SameDiff's own way.
+     */
     @Test
-    void recordingWithoutComputingGivesTheGradientsOfComputingEagerly() {
+    void recordingLazilyAndRecyclingArraysGiveTheGradientsOfSameDiffsOwnWay() {
         List<float[]> values = List.of(Reference.randoms(16, 20), Reference.randoms(4, 21), Reference.randoms(20, 22),
                 Reference.randoms(4, 23), Reference.randoms(4, 24));
         List<long[]> shapes = List.of(new long[] {4, 4}, new long[] {4}, new long[] {5, 4}, new long[] {4},
                 new long[] {4});
-        List<Gradients> results = new ArrayList<>();
+        List<Float> losses = new ArrayList<>();
         List<float[][]> grads = new ArrayList<>();
-        for (boolean lazy : new boolean[] {true, false}) {
-            try (Nd4jBackend b = new Nd4jBackend(0, 0.5, lazy); Scope s = b.scope()) {
+        // {kept graphs, lazy, recycle}; the first is SameDiff's own way
+        int[][] configs = {{0, 0, 0}, {0, 1, 1}, {0, 1, 0}, {0, 0, 1}, {2, 1, 1}};
+        for (int[] c : configs) {
+            try (Nd4jBackend b = new Nd4jBackend(c[0], 0.5, c[1] == 1, c[2] == 1); Scope s = b.scope()) {
                 Tensor x = b.fromFloats(Reference.randoms(24, 25), 2, 3, 4);
                 Tensor ids = b.fromLongs(new long[] {0, 3, 3, 1, 4, 0}, 2, 3);
                 List<Parameter> params = new ArrayList<>();
                 for (int i = 0; i < values.size(); i++) {
                     params.add(new Parameter(b.fromFloats(values.get(i), shapes.get(i))));
                 }
-                Gradients g = b.gradients(params, () -> everyOp(b, params.stream().map(Parameter::value).toList(), x,
-                        ids));
-                results.add(g);
-                grads.add(g.grads().stream().map(Tensor::toFloatArray).toArray(float[][]::new));
+                for (int run = 0; run < 2; run++) { // a kept graph's second run reuses the first run's arrays
+                    Gradients g = b.gradients(params, () -> everyOp(b, params.stream().map(Parameter::value).toList(),
+                            x, ids));
+                    losses.add(g.loss());
+                    grads.add(g.grads().stream().map(Tensor::toFloatArray).toArray(float[][]::new));
+                }
             }
         }
-        assertThat(results.get(0).loss()).isCloseTo(results.get(1).loss(), within(1e-5f));
-        for (int p = 0; p < values.size(); p++) {
-            float[] lazy = grads.get(0)[p];
-            float[] eager = grads.get(1)[p];
-            assertThat(lazy).as("gradient of param%d", p).hasSize(eager.length);
-            assertThat(lazy).as("gradient of param%d", p).isNotEqualTo(new float[eager.length]);
-            for (int i = 0; i < eager.length; i++) {
-                assertThat(lazy[i]).as("d loss / d param%d[%d]", p, i).isCloseTo(eager[i], within(1e-5f));
+        float[][] reference = grads.get(0);
+        for (int r = 1; r < grads.size(); r++) {
+            String config = java.util.Arrays.toString(configs[r / 2]) + " run " + (r % 2);
+            assertThat(losses.get(r)).as(config).isCloseTo(losses.get(0), within(1e-5f));
+            for (int p = 0; p < values.size(); p++) {
+                float[] got = grads.get(r)[p];
+                assertThat(got).as("%s: gradient of param%d", config, p).hasSize(reference[p].length);
+                assertThat(reference[p]).as("gradient of param%d", p).isNotEqualTo(new float[got.length]);
+                for (int i = 0; i < got.length; i++) {
+                    assertThat(got[i]).as("%s: d loss / d param%d[%d]", config, p, i)
+                            .isCloseTo(reference[p][i], within(1e-5f));
+                }
             }
         }
     }

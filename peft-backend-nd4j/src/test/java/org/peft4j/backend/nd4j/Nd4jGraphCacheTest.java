@@ -30,8 +30,8 @@ class Nd4jGraphCacheTest {
 
     @BeforeAll
     void open() {
-        fresh = new Nd4jBackend(0, 0.5, true);
-        kept = new Nd4jBackend(4, 0.5, true);
+        fresh = new Nd4jBackend(0, 0.5, true, true);
+        kept = new Nd4jBackend(4, 0.5, true, true);
     }
 
     @AfterAll

@@ -125,7 +125,7 @@ class Nd4jMemoryTest {
     @ParameterizedTest(name = "kept graphs: {0}")
     @ValueSource(ints = {0, 4})
     void thousandTrainingStepsInScopesDoNotLeak(int keptGraphs) {
-        try (Nd4jBackend backend = new Nd4jBackend(keptGraphs, 0.5, true)) {
+        try (Nd4jBackend backend = new Nd4jBackend(keptGraphs, 0.5, true, true)) {
             Parameter w = new Parameter(backend.fromFloats(Reference.randoms(32 * 16, 1), 32, 16));
             Parameter bias = new Parameter(backend.zeros(16));
             Parameter table = new Parameter(backend.fromFloats(Reference.randoms(10 * 32, 2), 10, 32));
