@@ -358,8 +358,7 @@ public final class Nd4jBackend implements Backend {
         }
         Nd4jTensor t = new Nd4jTensor(this, shape, rec);
         currentOwner().add(t);
-        rec.record(t, graph, inputs);
-        rec.deferred(t);
+        rec.recordDeferred(t, graph, inputs);
         return t;
     }
 

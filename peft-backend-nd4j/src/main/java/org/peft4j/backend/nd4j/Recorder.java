@@ -96,9 +96,21 @@ final class Recorder implements AutoCloseable {
         return false;
     }
 
-    /** Notes a tensor recorded without a value, to orphan it if the tape closes before it is read. */
-    void deferred(Nd4jTensor t) {
-        deferred.add(t);
+    /**
+     * Records {@code result} (a tensor without a value yet) as computed by {@code graph} from
+     * {@code inputs}, at least one of which depends on a parameter; it is orphaned if the tape
+     * closes before anything reads it.
+     */
+    void recordDeferred(Nd4jTensor result, Function<SDVariable[], SDVariable> graph, Nd4jTensor... inputs) {
+        record(result, graph, inputs);
+        deferred.add(result);
+    }
+
+    /** The arrays a graph run must not free: the fed inputs (tensors own them) and the parameter copies. */
+    private List<INDArray> ownedElsewhere() {
+        List<INDArray> keep = new ArrayList<>(feeds.values());
+        keep.addAll(parameterArrays.values());
+        return keep;
     }
 
     /**
@@ -127,9 +139,7 @@ final class Recorder implements AutoCloseable {
                     + " recorded operations): " + e.getMessage(), e);
         } finally {
             // a fresh session for the next run: the gradient run must not see this run's arrays
-            List<INDArray> keep = new ArrayList<>(feeds.values());
-            keep.addAll(parameterArrays.values());
-            GraphCache.freeSessionArrays(sd, keep, false);
+            GraphCache.freeSessionArrays(sd, ownedElsewhere(), false);
             sd.getSessions().clear();
         }
         materialized++;
@@ -277,9 +287,7 @@ final class Recorder implements AutoCloseable {
         }
         deferred.clear();
         if (!adopted) {
-            List<INDArray> keep = new ArrayList<>(feeds.values());
-            keep.addAll(parameterArrays.values());
-            GraphCache.freeGraph(sd, keep, parameterArrays.values());
+            GraphCache.freeGraph(sd, ownedElsewhere(), parameterArrays.values());
         }
         parameterArrays.clear();
         java.util.Set<INDArray> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
