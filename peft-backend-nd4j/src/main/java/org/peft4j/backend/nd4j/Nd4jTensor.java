@@ -4,12 +4,14 @@ import java.util.Arrays;
 import java.util.function.Function;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.CustomOp;
 import org.nd4j.linalg.api.ops.impl.shape.Gather;
 import org.nd4j.linalg.api.ops.impl.shape.Tile;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.XwPlusB;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
@@ -862,6 +864,11 @@ final class Nd4jTensor implements Tensor {
         return backend.result(y, null, graph, a, b);
     }
 
+    /** A graph operand fed from outside (no parameter behind it), so no gradient is wanted for it. */
+    private static boolean isFed(SDVariable v) {
+        return v.getVariableType() == VariableType.PLACEHOLDER;
+    }
+
     private static long[] concat(long[] lead, long... tail) {
         long[] out = Arrays.copyOf(lead, lead.length + tail.length);
         System.arraycopy(tail, 0, out, lead.length, tail.length);
@@ -927,9 +934,18 @@ final class Nd4jTensor implements Tensor {
         Function<SDVariable[], SDVariable> graph = v -> {
             SameDiff sd = v[0].getSameDiff();
             SDVariable x2 = r == 2 ? v[0] : sd.reshape(v[0], rows, in);
-            SDVariable o = sd.mmul(x2, v[1], false, true, false);
-            if (b != null) {
-                o = sd.math().add(o, v[2]);
+            SDVariable o;
+            if (isFed(v[1]) && (b == null || isFed(v[2]))) {
+                // A frozen weight (and bias): xw_plus_b's gradient is three separate ops, so a run
+                // that needs only the input's gradient skips the weight's and the bias's. Matmul's
+                // gradient is one op computing both products (half the backward's GEMM work wasted).
+                SDVariable bv = b != null ? v[2] : sd.constant(Nd4j.zeros(DataType.FLOAT, outF));
+                o = new XwPlusB(sd, x2, sd.permute(v[1], 1, 0), bv).outputVariable();
+            } else {
+                o = sd.mmul(x2, v[1], false, true, false);
+                if (b != null) {
+                    o = sd.math().add(o, v[2]);
+                }
             }
             return r == 2 ? o : sd.reshape(o, outShape);
         };
@@ -968,7 +984,9 @@ final class Nd4jTensor implements Tensor {
         Function<SDVariable[], SDVariable> graph = v -> {
             SameDiff sd = v[0].getSameDiff();
             SDVariable centered = v[0].sub(sd.mean(v[0], true, last));
-            SDVariable var = sd.mean(sd.math().square(centered), true, last);
+            // centered * centered, not square(): square's gradient goes through pow (libm powf per
+            // element), several times slower than the product's
+            SDVariable var = sd.mean(centered.mul(centered), true, last);
             return centered.div(sd.math().sqrt(var.add((double) eps))).mul(v[1]).add(v[2]);
         };
         Nd4jTensor recorded = backend.deferred(shape, graph, this, g, bt);

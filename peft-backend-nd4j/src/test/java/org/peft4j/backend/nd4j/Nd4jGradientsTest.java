@@ -120,6 +120,23 @@ class Nd4jGradientsTest {
         }
     }
 
+    /**
+     * A linear layer whose weight and bias are not parameters (a frozen base layer) is recorded so
+     * that only the input's gradient is computed; that gradient must still be right, with and
+     * without a bias, on rank-2 and rank-3 inputs.
+     */
+    @Test
+    void linearWithAFrozenWeightDifferentiatesItsInput() {
+        try (Scope outer = backend.scope()) {
+            Tensor w = t(Reference.randoms(20, 5), 4, 5);
+            Tensor bias = t(Reference.randoms(4, 6), 4);
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(30, 7)), List.of(new long[] {2, 3, 5}),
+                    p -> p.get(0).linear(w, bias).tanh().sum(false));
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(15, 8)), List.of(new long[] {3, 5}),
+                    p -> p.get(0).mul(p.get(0)).linear(w, null).sigmoid().sum(false));
+        }
+    }
+
     /** A loss touching every recorded operation kind: linear, layer norm, GELU, softmax, gather, shapes. */
     private static Tensor everyOp(Nd4jBackend b, List<Tensor> p, Tensor x, Tensor ids) {
         Tensor emb = p.get(2).gather(ids); // (2, 3, 4)
