@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -242,23 +243,23 @@ public final class Nd4jBackend implements Backend {
             }
             total += s[ax];
         }
-        INDArray out;
-        if (in.length == 1) {
-            out = in[0].array().dup('c');
-        } else {
+        long[] expected = first.clone();
+        expected[ax] = total;
+        return compute(expected, v -> sameDiff(v).concat(ax, v), () -> {
+            if (in.length == 1) {
+                return in[0].array().dup('c');
+            }
             INDArray[] arrays = new INDArray[in.length];
             for (int i = 0; i < in.length; i++) {
                 arrays[i] = in[i].array();
             }
-            out = Nd4j.concat(ax, arrays);
-        }
-        long[] expected = first.clone();
-        expected[ax] = total;
-        if (!Arrays.equals(out.shape(), expected)) {
-            throw new PeftException("ND4J concat gave shape " + Arrays.toString(out.shape()) + ", expected "
-                    + Arrays.toString(expected));
-        }
-        return result(out, null, v -> sameDiff(v).concat(ax, v), in);
+            INDArray out = Nd4j.concat(ax, arrays);
+            if (!Arrays.equals(out.shape(), expected)) {
+                throw new PeftException("ND4J concat gave shape " + Arrays.toString(out.shape()) + ", expected "
+                        + Arrays.toString(expected));
+            }
+            return out;
+        }, in);
     }
 
     private static String shapesOf(Nd4jTensor[] in) {
@@ -318,37 +319,54 @@ public final class Nd4jBackend implements Backend {
         return t;
     }
 
+    /** An eager result that is a deliberate view of a private array: the view and that array. */
+    record View(INDArray out, INDArray base) {
+    }
+
     /**
-     * Wraps the result of an operation and records it on this thread's tape, if one is active.
+     * The result of an operation, the one place that decides between recording and computing. On
+     * a lazy tape, when an input depends on a parameter, the result is only recorded (as
+     * {@code graph}): SameDiff's gradient run computes it. Otherwise {@code eager} computes it now
+     * and, on an eager tape, it is also recorded.
      *
-     * @param out the eager result; copied if it is a view or shares memory with an input
-     * @param base the private array owning {@code out}'s memory when {@code out} is a deliberate
-     *     view of it, else null
+     * @param shape the result's shape, known before anything is computed
      * @param graph the same operation on SameDiff variables (one per input, in order)
+     * @param eager computes the result's array; copied if it is a view or shares memory with an
+     *     input
      * @param inputs the operands
      */
-    Nd4jTensor result(INDArray out, INDArray base, java.util.function.Function<SDVariable[], SDVariable> graph,
+    Nd4jTensor compute(long[] shape, Function<SDVariable[], SDVariable> graph, Supplier<INDArray> eager,
             Nd4jTensor... inputs) {
-        Nd4jTensor t;
-        if (base != null) {
-            t = wrap(out, base);
-        } else {
-            t = wrap(owned(out, inputs));
+        Nd4jTensor t = deferred(shape, graph, inputs);
+        return t != null ? t : result(eager.get(), null, graph, inputs);
+    }
+
+    /** {@link #compute} for an eager result that may be a view of a private array ({@link View#base}). */
+    Nd4jTensor computeView(long[] shape, Function<SDVariable[], SDVariable> graph, Supplier<View> eager,
+            Nd4jTensor... inputs) {
+        Nd4jTensor t = deferred(shape, graph, inputs);
+        if (t != null) {
+            return t;
         }
+        View v = eager.get();
+        return result(v.out(), v.base(), graph, inputs);
+    }
+
+    private Nd4jTensor result(INDArray out, INDArray base, Function<SDVariable[], SDVariable> graph,
+            Nd4jTensor... inputs) {
+        Nd4jTensor t = base != null ? wrap(out, base) : wrap(owned(out, inputs));
         Recorder rec = recording.get();
-        if (rec != null && graph != null) {
+        if (rec != null) {
             rec.record(t, graph, inputs);
         }
         return t;
     }
 
     /**
-     * The result of an operation on a lazy tape: a tensor of {@code shape} recorded (as
-     * {@code graph} of {@code inputs}) but not computed; null when the caller must compute it now
-     * (no lazy tape on this thread, or no input depends on a parameter).
+     * A tensor of {@code shape} recorded (as {@code graph} of {@code inputs}) but not computed, when
+     * this thread's tape is lazy and an input depends on a parameter; else null (compute it now).
      */
-    Nd4jTensor deferred(long[] shape, java.util.function.Function<SDVariable[], SDVariable> graph,
-            Nd4jTensor... inputs) {
+    Nd4jTensor deferred(long[] shape, Function<SDVariable[], SDVariable> graph, Nd4jTensor... inputs) {
         Recorder rec = recording.get();
         if (rec == null || !rec.isLazy() || !rec.tracksAny(inputs)) {
             return null;

@@ -349,12 +349,10 @@ final class Nd4jTensor implements Tensor {
     }
 
     private Tensor binary(Tensor other, Binary op) {
-        Nd4jTensor a = this;
-        Nd4jTensor b = backend.unwrap(other);
-        if (a.dtype != b.dtype) {
-            a = a.asFloat();
-            b = b.asFloat();
-        }
+        Nd4jTensor o = backend.unwrap(other);
+        boolean mixed = dtype != o.dtype;
+        Nd4jTensor a = mixed ? asFloat() : this;
+        Nd4jTensor b = mixed ? o.asFloat() : o;
         long[] outShape = broadcastShape(a.shape, b.shape, op.name().toLowerCase());
         Function<SDVariable[], SDVariable> graph = v -> {
             SameDiff sd = v[0].getSameDiff();
@@ -365,24 +363,20 @@ final class Nd4jTensor implements Tensor {
                 case DIV -> sd.math().div(v[0], v[1]);
             };
         };
-        Nd4jTensor recorded = backend.deferred(outShape, graph, a, b);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray x = a.array();
-        INDArray y = b.array();
-        INDArray out = Nd4j.createUninitialized(x.dataType(), outShape, 'c');
-        if (out.length() > 0) {
-            INDArray[] in = {x, y};
-            INDArray[] res = {out};
-            Nd4j.exec(switch (op) {
-                case ADD -> new AddOp(in, res);
-                case SUB -> new SubOp(in, res);
-                case MUL -> new MulOp(in, res);
-                case DIV -> new DivOp(in, res);
-            });
-        }
-        return backend.result(out, null, graph, a, b);
+        return backend.compute(outShape, graph, () -> {
+            INDArray out = Nd4j.createUninitialized(a.array().dataType(), outShape, 'c');
+            if (out.length() > 0) {
+                INDArray[] in = {a.array(), b.array()};
+                INDArray[] res = {out};
+                Nd4j.exec(switch (op) {
+                    case ADD -> new AddOp(in, res);
+                    case SUB -> new SubOp(in, res);
+                    case MUL -> new MulOp(in, res);
+                    case DIV -> new DivOp(in, res);
+                });
+            }
+            return out;
+        }, a, b);
     }
 
     /** The NumPy broadcast of two shapes; a clear error naming both when they do not broadcast. */
@@ -425,25 +419,14 @@ final class Nd4jTensor implements Tensor {
             return asFloat().scalarOp(s, add);
         }
         Function<SDVariable[], SDVariable> graph = v -> add ? v[0].add((double) s) : v[0].mul((double) s);
-        Nd4jTensor recorded = backend.deferred(shape, graph, this);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray a = array();
-        INDArray out = add ? a.add(s) : a.mul(s);
-        return backend.result(out, null, graph, this);
+        return backend.compute(shape, graph, () -> add ? array().add(s) : array().mul(s), this);
     }
 
     @Override
     public Tensor pow(float exponent) {
         Nd4jTensor x = asFloat();
         Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().math().pow(v[0], (double) exponent);
-        Nd4jTensor recorded = backend.deferred(shape, graph, x);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray out = Transforms.pow(x.array(), exponent, true);
-        return backend.result(out, null, graph, x);
+        return backend.compute(shape, graph, () -> Transforms.pow(x.array(), exponent, true), x);
     }
 
     private enum Unary {
@@ -503,17 +486,15 @@ final class Nd4jTensor implements Tensor {
         Nd4jTensor x = asFloat();
         Function<SDVariable[], SDVariable> graph =
                 v -> v[0].mul(0.5).mul(v[0].getSameDiff().math().erf(v[0].mul(INV_SQRT2)).add(1.0));
-        Nd4jTensor recorded = backend.deferred(shape, graph, x);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray a = x.array();
-        INDArray out = a.mul(INV_SQRT2);
-        if (out.length() > 0) {
-            Nd4j.getExecutioner().exec(new Erf(out, out));
-            out.addi(1.0).muli(a).muli(0.5);
-        }
-        return backend.result(out, null, graph, x);
+        return backend.compute(shape, graph, () -> {
+            INDArray a = x.array();
+            INDArray out = a.mul(INV_SQRT2);
+            if (out.length() > 0) {
+                Nd4j.getExecutioner().exec(new Erf(out, out));
+                out.addi(1.0).muli(a).muli(0.5);
+            }
+            return out;
+        }, x);
     }
 
     private Tensor unary(Unary op) {
@@ -531,18 +512,14 @@ final class Nd4jTensor implements Tensor {
                 case ERF -> sd.math().erf(v[0]);
             };
         };
-        Nd4jTensor recorded = backend.deferred(shape, graph, x);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray a = x.array();
-        INDArray out;
-        if (a.length() == 0) {
-            out = Nd4j.create(DataType.FLOAT, shape);
-        } else {
+        return backend.compute(shape, graph, () -> {
+            INDArray a = x.array();
+            if (a.length() == 0) {
+                return Nd4j.create(DataType.FLOAT, shape);
+            }
             // Transforms.* with copy=true and ops given an explicit output never touch the input;
             // the Nd4j.math / in-place variants would overwrite it.
-            out = switch (op) {
+            return switch (op) {
                 case SQRT -> Transforms.sqrt(a, true);
                 case EXP -> Transforms.exp(a, true);
                 case LOG -> Transforms.log(a, true);
@@ -556,8 +533,7 @@ final class Nd4jTensor implements Tensor {
                     yield o;
                 }
             };
-        }
-        return backend.result(out, null, graph, x);
+        }, x);
     }
 
     /** This tensor, or a FLOAT32 copy of it when it is INT64. */
@@ -583,13 +559,8 @@ final class Nd4jTensor implements Tensor {
         long[] expected = reducedShape(shape, ax, keepDims);
         Function<SDVariable[], SDVariable> graph =
                 v -> mean ? v[0].getSameDiff().mean(v[0], keepDims, ax) : v[0].getSameDiff().sum(v[0], keepDims, ax);
-        Nd4jTensor recorded = backend.deferred(expected, graph, x);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray out = mean ? x.array().mean(keepDims, ax) : x.array().sum(keepDims, ax);
-        out = withShape(out, expected);
-        return backend.result(out, null, graph, x);
+        return backend.compute(expected, graph,
+                () -> withShape(mean ? x.array().mean(keepDims, ax) : x.array().sum(keepDims, ax), expected), x);
     }
 
     @Override
@@ -597,12 +568,7 @@ final class Nd4jTensor implements Tensor {
         int ax = normalizeAxis(axis, shape.length, "max");
         long[] expected = reducedShape(shape, new int[] {ax}, keepDims);
         Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().max(v[0], keepDims, ax);
-        Nd4jTensor recorded = backend.deferred(expected, graph, this);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray out = withShape(array().max(keepDims, ax), expected);
-        return backend.result(out, null, graph, this);
+        return backend.compute(expected, graph, () -> withShape(array().max(keepDims, ax), expected), this);
     }
 
     /** {@code a} reshaped to {@code expected} when ND4J chose another (equal-size) shape. */
@@ -669,12 +635,7 @@ final class Nd4jTensor implements Tensor {
     public Tensor reshape(long... newShape) {
         long[] s = resolveShape(newShape);
         Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().reshape(v[0], s);
-        Nd4jTensor recorded = backend.deferred(s, graph, this);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray out = array().reshape('c', s);
-        return backend.result(out, null, graph, this);
+        return backend.compute(s, graph, () -> array().reshape('c', s), this);
     }
 
     private long[] resolveShape(long[] newShape) {
@@ -733,12 +694,7 @@ final class Nd4jTensor implements Tensor {
         for (int i = 0; i < r; i++) {
             outShape[i] = shape[p[i]];
         }
-        Nd4jTensor recorded = backend.deferred(outShape, graph, this);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray out = array().permute(p).dup('c');
-        return backend.result(out, null, graph, this);
+        return backend.compute(outShape, graph, () -> array().permute(p).dup('c'), this);
     }
 
     @Override
@@ -761,16 +717,13 @@ final class Nd4jTensor implements Tensor {
         }
         begin[ax] = Math.toIntExact(start);
         Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().slice(v[0], begin, sizes);
-        Nd4jTensor recorded = backend.deferred(outShape, graph, this);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArrayIndex[] idx = new INDArrayIndex[shape.length];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i == ax ? NDArrayIndex.interval(start, end) : NDArrayIndex.all();
-        }
-        INDArray out = withShape(array().get(idx), outShape);
-        return backend.result(out, null, graph, this);
+        return backend.compute(outShape, graph, () -> {
+            INDArrayIndex[] idx = new INDArrayIndex[shape.length];
+            for (int i = 0; i < idx.length; i++) {
+                idx[i] = i == ax ? NDArrayIndex.interval(start, end) : NDArrayIndex.all();
+            }
+            return withShape(array().get(idx), outShape);
+        }, this);
     }
 
     @Override
@@ -820,16 +773,11 @@ final class Nd4jTensor implements Tensor {
                 SameDiff sd = v[0].getSameDiff();
                 return sd.reshape(sd.mmul(sd.reshape(v[0], rows, k), v[1]), outShape);
             };
-            Nd4jTensor recorded = backend.deferred(outShape, graph, a, b);
-            if (recorded != null) {
-                return recorded;
-            }
-            INDArray x = ra == 2 ? a.array() : a.array().reshape('c', rows, k);
-            INDArray y = Nd4j.gemm(x, b.array(), false, false);
-            if (ra == 2) {
-                return backend.result(y, null, graph, a, b);
-            }
-            return backend.result(y.reshape('c', outShape), y, graph, a, b);
+            return backend.computeView(outShape, graph, () -> {
+                INDArray x = ra == 2 ? a.array() : a.array().reshape('c', rows, k);
+                INDArray y = Nd4j.gemm(x, b.array(), false, false);
+                return ra == 2 ? new Nd4jBackend.View(y, null) : new Nd4jBackend.View(y.reshape('c', outShape), y);
+            }, a, b);
         }
         long[] lead = broadcastShape(Arrays.copyOf(sa, ra - 2), Arrays.copyOf(sb, rb - 2), "matmul (batch axes)");
         long[] fullA = concat(lead, m, k);
@@ -839,29 +787,24 @@ final class Nd4jTensor implements Tensor {
             SameDiff sd = v[0].getSameDiff();
             return sd.mmul(expand(sd, v[0], sa, fullA), expand(sd, v[1], sb, fullB));
         };
-        Nd4jTensor recorded = backend.deferred(concat(lead, m, n), graph, a, b);
-        if (recorded != null) {
-            return recorded;
-        }
-        if (same) {
-            INDArray y = Nd4j.matmul(a.array(), b.array());
-            return backend.result(y, null, graph, a, b);
-        }
-        // broadcast the batch axes by tiling, then a batched matmul
-        INDArray x = expand(a.array(), fullA);
-        INDArray z = expand(b.array(), fullB);
-        INDArray y;
-        try {
-            y = Nd4j.matmul(x, z);
-        } finally {
-            if (x != a.array()) {
-                closeArray(x);
+        return backend.compute(concat(lead, m, n), graph, () -> {
+            if (same) {
+                return Nd4j.matmul(a.array(), b.array());
             }
-            if (z != b.array()) {
-                closeArray(z);
+            // broadcast the batch axes by tiling, then a batched matmul
+            INDArray x = expand(a.array(), fullA);
+            INDArray z = expand(b.array(), fullB);
+            try {
+                return Nd4j.matmul(x, z);
+            } finally {
+                if (x != a.array()) {
+                    closeArray(x);
+                }
+                if (z != b.array()) {
+                    closeArray(z);
+                }
             }
-        }
-        return backend.result(y, null, graph, a, b);
+        }, a, b);
     }
 
     /** A graph operand fed from outside (no parameter behind it), so no gradient is wanted for it. */
@@ -950,19 +893,14 @@ final class Nd4jTensor implements Tensor {
             return r == 2 ? o : sd.reshape(o, outShape);
         };
         Nd4jTensor[] inputs = b == null ? new Nd4jTensor[] {this, w} : new Nd4jTensor[] {this, w, b};
-        Nd4jTensor recorded = backend.deferred(outShape, graph, inputs);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray x = r == 2 ? array() : array().reshape('c', rows, in);
-        INDArray y = Nd4j.gemm(x, w.array(), false, true);
-        if (b != null) {
-            y.addiRowVector(b.array()); // y is our own fresh array
-        }
-        if (r == 2) {
-            return backend.result(y, null, graph, inputs);
-        }
-        return backend.result(y.reshape('c', outShape), y, graph, inputs);
+        return backend.computeView(outShape, graph, () -> {
+            INDArray x = r == 2 ? array() : array().reshape('c', rows, in);
+            INDArray y = Nd4j.gemm(x, w.array(), false, true);
+            if (b != null) {
+                y.addiRowVector(b.array()); // y is our own fresh array
+            }
+            return r == 2 ? new Nd4jBackend.View(y, null) : new Nd4jBackend.View(y.reshape('c', outShape), y);
+        }, inputs);
     }
 
     /**
@@ -989,25 +927,23 @@ final class Nd4jTensor implements Tensor {
             SDVariable var = sd.mean(centered.mul(centered), true, last);
             return centered.div(sd.math().sqrt(var.add((double) eps))).mul(v[1]).add(v[2]);
         };
-        Nd4jTensor recorded = backend.deferred(shape, graph, this, g, bt);
-        if (recorded != null) {
-            return recorded;
-        }
-        long h = shape[r - 1];
-        INDArray x2 = array().reshape('c', numel() / h, h);
-        INDArray mu = x2.mean(true, 1);
-        INDArray out = x2.subColumnVector(mu);
-        INDArray sq = out.mul(out);
-        INDArray std = sq.mean(true, 1).addi(eps);
-        Transforms.sqrt(std, false);
-        out.diviColumnVector(std).muliRowVector(g.array()).addiRowVector(bt.array());
-        closeArray(mu);
-        closeArray(sq);
-        closeArray(std);
-        if (x2 != array() && !x2.isView()) {
-            closeArray(x2); // reshape copied a non-contiguous input
-        }
-        return backend.result(out.reshape('c', shape), out, graph, this, g, bt);
+        return backend.computeView(shape, graph, () -> {
+            long h = shape[r - 1];
+            INDArray x2 = array().reshape('c', numel() / h, h);
+            INDArray mu = x2.mean(true, 1);
+            INDArray out = x2.subColumnVector(mu);
+            INDArray sq = out.mul(out);
+            INDArray std = sq.mean(true, 1).addi(eps);
+            Transforms.sqrt(std, false);
+            out.diviColumnVector(std).muliRowVector(g.array()).addiRowVector(bt.array());
+            closeArray(mu);
+            closeArray(sq);
+            closeArray(std);
+            if (x2 != array() && !x2.isView()) {
+                closeArray(x2); // reshape copied a non-contiguous input
+            }
+            return new Nd4jBackend.View(out.reshape('c', shape), out);
+        }, this, g, bt);
     }
 
     @Override
@@ -1015,15 +951,13 @@ final class Nd4jTensor implements Tensor {
         Nd4jTensor x = asFloat();
         int ax = normalizeAxis(axis, shape.length, "softmax");
         Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().nn().softmax(v[0], ax);
-        Nd4jTensor recorded = backend.deferred(shape, graph, x);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
-        if (out.length() > 0) {
-            Nd4j.exec((CustomOp) new SoftMax(x.array(), out, ax));
-        }
-        return backend.result(out, null, graph, x);
+        return backend.compute(shape, graph, () -> {
+            INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+            if (out.length() > 0) {
+                Nd4j.exec((CustomOp) new SoftMax(x.array(), out, ax));
+            }
+            return out;
+        }, x);
     }
 
     @Override
@@ -1049,12 +983,9 @@ final class Nd4jTensor implements Tensor {
         }
         Function<SDVariable[], SDVariable> graph =
                 v -> recordGather(v[0].getSameDiff(), v[0], rows, flat, outShape, backend.recorder());
-        Nd4jTensor recorded = backend.deferred(outShape, graph, this);
-        if (recorded != null) {
-            return recorded;
-        }
-        INDArray out = withShape(Nd4j.exec(new Gather(array(), idx.array(), 0))[0], outShape);
-        return backend.result(out, null, graph, this);
+        Nd4jTensor positions = idx;
+        return backend.compute(outShape, graph,
+                () -> withShape(Nd4j.exec(new Gather(array(), positions.array(), 0))[0], outShape), this);
     }
 
     /** Positions per one-hot block when recording a gather with repeated indices. */

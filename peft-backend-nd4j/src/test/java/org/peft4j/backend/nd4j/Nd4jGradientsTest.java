@@ -137,6 +137,37 @@ class Nd4jGradientsTest {
         }
     }
 
+    /**
+     * A concat of values that depend on a parameter (prompt and prefix tuning do one every step) is
+     * recorded like any other operation: nothing runs the graph before the gradient run.
+     */
+    @Test
+    void concatOfRecordedValuesIsRecordedNotComputed() {
+        try (Scope s = backend.scope()) {
+            Parameter p = new Parameter(t(Reference.randoms(6, 9), 2, 3));
+            Tensor x = t(Reference.randoms(6, 10), 2, 3);
+            int[] graphRuns = new int[1];
+            Gradients g = backend.gradients(List.of(p), () -> {
+                Tensor c = backend.concat(List.of(p.value().tanh(), x), 0); // (4, 3)
+                Tensor loss = c.mul(c).sum(false);
+                graphRuns[0] = backend.recorder().materializedValues();
+                return loss;
+            });
+            assertThat(graphRuns[0]).isZero();
+            float[] pv = p.value().toFloatArray();
+            float[] xv = x.toFloatArray();
+            float[] grad = g.grads().get(0).toFloatArray();
+            double loss = 0;
+            for (int i = 0; i < pv.length; i++) {
+                double th = Math.tanh(pv[i]);
+                loss += th * th + xv[i] * xv[i];
+                assertThat(grad[i]).as("d loss / d p[%d]", i)
+                        .isCloseTo((float) (2 * th * (1 - th * th)), within(1e-5f));
+            }
+            assertThat(g.loss()).isCloseTo((float) loss, within(1e-4f));
+        }
+    }
+
     /** A loss touching every recorded operation kind: linear, layer norm, GELU, softmax, gather, shapes. */
     private static Tensor everyOp(Nd4jBackend b, List<Tensor> p, Tensor x, Tensor ids) {
         Tensor emb = p.get(2).gather(ids); // (2, 3, 4)
