@@ -24,7 +24,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * ONNX Runtime, LoRA unmerged and merged vs base, LoRA vs full training step, mixed vs sequential
  * adapters at 16 tokens per row (and the same rows on the base model, the bound), ND4J vs DJL
  * forward and LoRA step. About 6 minutes on 2 cores; the JMH benchmarks themselves give the
- * careful figures. ND4J rows run with {@code OMP_WAIT_POLICY=PASSIVE}, as {@code ./peft} runs ND4J.
+ * careful figures. ND4J rows run with {@code OMP_WAIT_POLICY=PASSIVE} and a 2 GB heap (6 GB
+ * off-heap), as {@code ./peft} runs ND4J.
  */
 public final class SpeedReport {
     private SpeedReport() {
@@ -95,6 +96,8 @@ public final class SpeedReport {
         params.forEach(o::param);
         if ("nd4j".equals(params.get("backend"))) {
             passiveOpenMp(o);
+            // the heap ./peft gives ND4J: its arrays live off-heap, and a large heap only grows with garbage
+            o.jvmArgsAppend("-Xmx2g", "-Dorg.bytedeco.javacpp.maxbytes=6g");
         }
         Collection<RunResult> results = new Runner(o.build()).run();
         for (RunResult r : results) {
