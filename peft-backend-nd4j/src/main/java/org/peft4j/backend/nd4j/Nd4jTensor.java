@@ -882,7 +882,7 @@ final class Nd4jTensor implements Tensor {
                 // A frozen weight (and bias): xw_plus_b's gradient is three separate ops, so a run
                 // that needs only the input's gradient skips the weight's and the bias's. Matmul's
                 // gradient is one op computing both products (half the backward's GEMM work wasted).
-                SDVariable bv = b != null ? v[2] : sd.constant(Nd4j.zeros(DataType.FLOAT, outF));
+                SDVariable bv = b != null ? v[2] : backend.recorder().feedOwned(Nd4j.zeros(DataType.FLOAT, outF));
                 o = new XwPlusB(sd, x2, sd.permute(v[1], 1, 0), bv).outputVariable();
             } else {
                 o = sd.mmul(x2, v[1], false, true, false);
