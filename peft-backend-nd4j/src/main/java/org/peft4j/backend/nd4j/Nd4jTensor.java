@@ -962,13 +962,11 @@ final class Nd4jTensor implements Tensor {
 
     @Override
     public Tensor gather(Tensor indices) {
-        Nd4jTensor idx = backend.unwrap(indices);
+        Nd4jTensor given = backend.unwrap(indices);
         if (shape.length != 2) {
             throw new PeftException("gather needs a 2-D table, got shape " + Arrays.toString(shape));
         }
-        if (idx.dtype != DType.INT64) {
-            idx = (Nd4jTensor) idx.toType(DType.INT64);
-        }
+        Nd4jTensor idx = given.dtype == DType.INT64 ? given : (Nd4jTensor) given.toType(DType.INT64);
         long rows = shape[0];
         long[] flat = idx.toLongArray();
         for (long i : flat) {
@@ -983,9 +981,8 @@ final class Nd4jTensor implements Tensor {
         }
         Function<SDVariable[], SDVariable> graph =
                 v -> recordGather(v[0].getSameDiff(), v[0], rows, flat, outShape, backend.recorder());
-        Nd4jTensor positions = idx;
         return backend.compute(outShape, graph,
-                () -> withShape(Nd4j.exec(new Gather(array(), positions.array(), 0))[0], outShape), this);
+                () -> withShape(Nd4j.exec(new Gather(array(), idx.array(), 0))[0], outShape), this);
     }
 
     /** Positions per one-hot block when recording a gather with repeated indices. */
