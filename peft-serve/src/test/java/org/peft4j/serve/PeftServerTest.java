@@ -161,6 +161,12 @@ class PeftServerTest {
         assertThat(error.has("code")).isTrue();
     }
 
+    /** Without it a short answer waits for the client's delayed acknowledgement (40 ms on Linux). */
+    @Test
+    void connectionsSendWithoutNaglesDelayUnlessTheUserChoseOtherwise() {
+        assertThat(System.getProperty(PeftServer.NODELAY_PROPERTY)).isEqualTo("true");
+    }
+
     @Test
     void embeddingsEqualWhatPeftEmbedComputesForTheBaseAndEachAdapter() throws Exception {
         for (String model : List.of(BASE, "emb", "cls3")) {
