@@ -21,21 +21,36 @@ serve() { # serve LOGFILE FLAGS... : starts a server, sets $url and $pid
   url=$(sed -n 's/^peft: serving on //p' "$1")
 }
 stop() { local rss; rss=$(grep VmHWM /proc/$pid/status | awk '{print $2}'); kill -TERM $pid; wait $pid || true; echo "$rss"; }
-load() { "$peft" loadtest --url "$url" --requests "$requests" --max-seconds 600 "$@" | tail -1; }
+cpu() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; } # steal, all (jiffies)
+# load WARMUP ARGS...: one loadtest whose first WARMUP requests are left out of the figures; sets
+# $result (its JSON) and $steal (% of CPU time the hypervisor gave to other guests meanwhile: this
+# figure moves with it, so a run with more than a few % is worth repeating)
+load() {
+  local w=$1 s0 t0 s1 t1; shift
+  read -r s0 t0 < <(cpu)
+  result=$("$peft" loadtest --url "$url" --requests "$requests" --warmup "$w" --max-seconds 600 "$@" | tail -1)
+  read -r s1 t1 < <(cpu)
+  steal=$(awk -v a="$s0" -v b="$s1" -v c="$t0" -v d="$t1" 'BEGIN{printf "%.1f", 100*(b-a)/(d-c)}')
+}
+# rows per forward pass over the server's life, from /metrics (empty without curl)
+rows() { command -v curl > /dev/null && curl -s "$url/metrics" | awk '/^peft_batch_rows_sum/{s=$2} /^peft_batch_rows_count/{c=$2} END{if (c) printf ",\"rows_per_forward\":%.2f", s/c}'; }
+line() { echo "{\"scenario\":\"$1\",\"result\":$result,\"steal_percent\":$steal$(rows),\"peak_rss_kb\":$(stop)}"; }
 
 models="all-MiniLM-L6-v2,$(IFS=,; echo "${names[*]}")"
 for rows in 64 1; do
   serve /tmp/serve-bench.log --adapter-dir "$src" --max-batch-rows $rows
-  load --models "$models" --concurrency 16 > /dev/null  # warm-up: loads every adapter, JIT
-  echo "{\"scenario\":\"16 clients, 8 adapters + base, --max-batch-rows $rows\",\"result\":$(load --models "$models" --concurrency 16),\"peak_rss_kb\":$(stop)}"
+  load "$requests" --models "$models" --concurrency 16 # the warm-up also loads every adapter and JIT-compiles the server
+  line "16 clients, 8 adapters + base, --max-batch-rows $rows"
 done
 
 serve /tmp/serve-bench.log --adapter-dir "$many" --max-loaded 8
-echo "{\"scenario\":\"64 adapters, --max-loaded 8 (eviction churn)\",\"result\":$(load --models "$(ls "$many" | paste -sd,)" --concurrency 16),\"peak_rss_kb\":$(stop)}"
+load 0 --models "$(ls "$many" | paste -sd,)" --concurrency 16
+line "64 adapters, --max-loaded 8 (eviction churn)"
 
 serve /tmp/serve-bench.log --adapter-dir "$many" --max-loaded 64
-load --models "$(ls "$many" | paste -sd,)" --concurrency 16 > /dev/null
-echo "{\"scenario\":\"64 adapters resident\",\"result\":$(load --models "$(ls "$many" | paste -sd,)" --concurrency 16),\"peak_rss_kb\":$(stop)}"
+load "$requests" --models "$(ls "$many" | paste -sd,)" --concurrency 16
+line "64 adapters resident"
 
 serve /tmp/serve-bench.log --adapter-dir "$src"
-echo "{\"scenario\":\"hot swap of ${names[0]} every 100 ms under load\",\"result\":$(load --models "${names[0]},$models" --concurrency 16 --swap "${names[0]}=${names[1]}" --swap-every-ms 100),\"peak_rss_kb\":$(stop)}"
+load 0 --models "${names[0]},$models" --concurrency 16 --swap "${names[0]}=${names[1]}" --swap-every-ms 100
+line "hot swap of ${names[0]} every 100 ms under load"

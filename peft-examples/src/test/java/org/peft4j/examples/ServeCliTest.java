@@ -59,11 +59,21 @@ class ServeCliTest {
             assertThat(new ObjectMapper().readTree(r.body()).path("data")).hasSize(2);
 
             String[] load = CliTest.run("loadtest", "--url", url.toString(), "--models", "sst2,all-MiniLM-L6-v2",
-                    "--concurrency", "4", "--requests", "24", "--max-seconds", "120");
+                    "--concurrency", "4", "--requests", "24", "--warmup", "8", "--max-seconds", "120");
             assertThat(load[0]).as(load[2]).isEqualTo("0");
             List<String> lines = load[1].lines().toList();
             JsonNode result = new ObjectMapper().readTree(lines.get(lines.size() - 1));
-            assertThat(result.path("requests").asInt()).isEqualTo(24);
+            assertThat(result.path("requests").asInt()).isEqualTo(24); // the 8 warm-up requests are left out
+            String metrics = "";
+            long embeddings = 0;
+            // the server counts a request just after answering it, so the last one may lag a moment
+            for (int tries = 0; tries < 50 && embeddings < 32; tries++, Thread.sleep(100)) {
+                metrics = client.send(HttpRequest.newBuilder(url.resolve("/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+                embeddings = metrics.lines().filter(l -> l.startsWith("peft_requests_total{") && l.contains("embeddings"))
+                        .mapToLong(l -> Long.parseLong(l.substring(l.lastIndexOf(' ') + 1))).sum();
+            }
+            assertThat(embeddings).as(metrics).isEqualTo(32); // ... but were sent
             assertThat(result.path("errors").asInt()).isZero();
             assertThat(result.path("throughput_rps").asDouble()).isPositive();
             assertThat(result.path("p99_ms").asDouble()).isGreaterThanOrEqualTo(result.path("p50_ms").asDouble());

@@ -58,14 +58,15 @@ public final class LoadGenerator {
      * @param models the model names requests cycle through
      * @param endpoint {@code embeddings} or {@code classify}
      * @param concurrency clients sending at once
-     * @param requests requests in all
+     * @param requests requests measured
+     * @param warmup requests sent first and not measured (the client's own JIT warms up on them), 0 for none
      * @param maxDuration stop sending after this long even if requests remain
      * @param apiKey sent as a bearer token, or null
      * @param swapName an adapter to replace repeatedly while the load runs, or null
      * @param swapPath the folder (as the server resolves it) to load as {@code swapName}
      * @param swapEveryMs how often to replace it
      */
-    public record Options(URI url, List<String> models, String endpoint, int concurrency, int requests,
+    public record Options(URI url, List<String> models, String endpoint, int concurrency, int requests, int warmup,
             Duration maxDuration, String apiKey, String swapName, String swapPath, int swapEveryMs) {
         public Options {
             if (url == null || !(url.getScheme() != null && url.getScheme().matches("https?")) || url.getHost() == null) {
@@ -83,6 +84,9 @@ public final class LoadGenerator {
             }
             if (requests < 1 || requests > 10_000_000) {
                 throw new PeftException("requests must be in [1, 10000000], got " + requests);
+            }
+            if (warmup < 0 || warmup > 10_000_000) {
+                throw new PeftException("warm-up requests must be in [0, 10000000], got " + warmup);
             }
             if (maxDuration == null || maxDuration.isNegative() || maxDuration.isZero() || maxDuration.toHours() > 24) {
                 throw new PeftException("max duration must be positive and at most 24 h, got " + maxDuration);
@@ -129,15 +133,15 @@ public final class LoadGenerator {
     public static Result run(Options o) throws InterruptedException {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10)).build();
-        URI target = o.url().resolve("/v1/" + o.endpoint());
         long deadline = System.nanoTime() + o.maxDuration().toNanos();
-        AtomicInteger next = new AtomicInteger();
+        List<String> firstErrors = Collections.synchronizedList(new ArrayList<>());
+        if (o.warmup() > 0) {
+            clients(client, o, o.warmup(), deadline, firstErrors, (i, status, nanos) -> { });
+        }
         long[] latencies = new long[o.requests()];
         Arrays.fill(latencies, -1);
         AtomicLong errors = new AtomicLong();
         Map<Integer, AtomicLong> statuses = Collections.synchronizedMap(new LinkedHashMap<>());
-        List<String> firstErrors = Collections.synchronizedList(new ArrayList<>());
-        ExecutorService pool = Executors.newFixedThreadPool(o.concurrency());
         AtomicLong swaps = new AtomicLong();
         AtomicLong swapErrors = new AtomicLong();
         Thread swapper = null;
@@ -147,25 +151,13 @@ public final class LoadGenerator {
             swapper.start();
         }
         long start = System.nanoTime();
-        for (int c = 0; c < o.concurrency(); c++) {
-            pool.submit(() -> {
-                for (int i; (i = next.getAndIncrement()) < o.requests() && System.nanoTime() < deadline; ) {
-                    ObjectNode body = JSON.createObjectNode().put("model", o.models().get(i % o.models().size()))
-                            .put("input", TEXTS.get(i % TEXTS.size()));
-                    long t0 = System.nanoTime();
-                    int status = send(client, target, o.apiKey(), body, firstErrors);
-                    latencies[i] = System.nanoTime() - t0;
-                    statuses.computeIfAbsent(status, k -> new AtomicLong()).incrementAndGet();
-                    if (status / 100 != 2) {
-                        errors.incrementAndGet();
-                    }
-                }
-            });
-        }
-        pool.shutdown();
-        long slack = TimeUnit.SECONDS.toNanos(330); // a request already sent may take the server's own timeout
-        pool.awaitTermination(deadline - System.nanoTime() + slack, TimeUnit.NANOSECONDS);
-        pool.shutdownNow();
+        clients(client, o, o.requests(), deadline, firstErrors, (i, status, nanos) -> {
+            latencies[i] = nanos;
+            statuses.computeIfAbsent(status, k -> new AtomicLong()).incrementAndGet();
+            if (status / 100 != 2) {
+                errors.incrementAndGet();
+            }
+        });
         double seconds = (System.nanoTime() - start) / 1e9;
         if (swapper != null) {
             swapper.interrupt();
@@ -177,6 +169,34 @@ public final class LoadGenerator {
         return new Result(done.length, errors.get(), done.length / seconds, percentile(done, 0.50),
                 percentile(done, 0.90), percentile(done, 0.99), done.length == 0 ? 0 : done[done.length - 1] / 1e6,
                 swaps.get(), swapErrors.get(), byStatus, List.copyOf(firstErrors));
+    }
+
+    /** What one request came to: its index, HTTP status (0: no answer) and time to the answer. */
+    private interface Outcome {
+        void record(int index, int status, long nanos);
+    }
+
+    /** {@code o.concurrency()} closed-loop clients sending {@code count} requests in all (or until {@code deadline}). */
+    private static void clients(HttpClient client, Options o, int count, long deadline, List<String> firstErrors,
+            Outcome outcome) throws InterruptedException {
+        URI target = o.url().resolve("/v1/" + o.endpoint());
+        AtomicInteger next = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(o.concurrency());
+        for (int c = 0; c < o.concurrency(); c++) {
+            pool.submit(() -> {
+                for (int i; (i = next.getAndIncrement()) < count && System.nanoTime() < deadline; ) {
+                    ObjectNode body = JSON.createObjectNode().put("model", o.models().get(i % o.models().size()))
+                            .put("input", TEXTS.get(i % TEXTS.size()));
+                    long t0 = System.nanoTime();
+                    int status = send(client, target, o.apiKey(), body, firstErrors);
+                    outcome.record(i, status, System.nanoTime() - t0);
+                }
+            });
+        }
+        pool.shutdown();
+        long slack = TimeUnit.SECONDS.toNanos(330); // a request already sent may take the server's own timeout
+        pool.awaitTermination(deadline - System.nanoTime() + slack, TimeUnit.NANOSECONDS);
+        pool.shutdownNow();
     }
 
     private static void swapLoop(HttpClient client, Options o, long deadline, AtomicLong swaps, AtomicLong swapErrors,

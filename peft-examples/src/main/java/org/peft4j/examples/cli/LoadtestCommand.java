@@ -34,6 +34,10 @@ final class LoadtestCommand implements Callable<Integer> {
     @Option(names = "--requests", defaultValue = "1000", description = "Requests in all. Default: ${DEFAULT-VALUE}")
     int requests;
 
+    @Option(names = "--warmup", defaultValue = "0",
+            description = "Requests sent first and left out of the figures (this client's JIT warms up on them). Default: ${DEFAULT-VALUE}")
+    int warmup;
+
     @Option(names = "--endpoint", defaultValue = "embeddings", description = "embeddings or classify. Default: ${DEFAULT-VALUE}")
     String endpoint;
 
@@ -55,11 +59,12 @@ final class LoadtestCommand implements Callable<Integer> {
             throw new PeftCli.UsageException("--swap takes one NAME=DIR, got " + swap.keySet());
         }
         Map.Entry<String, String> s = swap == null ? null : swap.entrySet().iterator().next();
-        LoadGenerator.Options options = new LoadGenerator.Options(url, models, endpoint, concurrency, requests,
+        LoadGenerator.Options options = new LoadGenerator.Options(url, models, endpoint, concurrency, requests, warmup,
                 Duration.ofSeconds(maxSeconds), apiKey == null || apiKey.isEmpty() ? null : apiKey,
                 s == null ? null : s.getKey(), s == null ? null : s.getValue(), swapEveryMs);
         PrintWriter out = spec.commandLine().getOut();
-        out.println("peft: " + concurrency + " clients, " + requests + " requests to " + url + "/v1/" + endpoint);
+        out.println("peft: " + concurrency + " clients, " + (warmup > 0 ? warmup + " warm-up and " : "") + requests
+                + " requests to " + url + "/v1/" + endpoint);
         out.flush();
         out.println(LoadGenerator.run(options).toJson());
         out.flush();
