@@ -321,6 +321,10 @@ public final class Nd4jBackend implements Backend {
 
     /** An eager result that is a deliberate view of a private array: the view and that array. */
     record View(INDArray out, INDArray base) {
+        /** A product {@code y} (2-D) as {@code shape}: {@code y} itself when that is 2-D too, else a view of it. */
+        static View reshaped(INDArray y, long[] shape) {
+            return shape.length == y.rank() ? new View(y, null) : new View(y.reshape('c', shape), y);
+        }
     }
 
     /**

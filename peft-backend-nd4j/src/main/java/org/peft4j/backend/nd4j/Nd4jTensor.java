@@ -776,7 +776,7 @@ final class Nd4jTensor implements Tensor {
             return backend.computeView(outShape, graph, () -> {
                 INDArray x = ra == 2 ? a.array() : a.array().reshape('c', rows, k);
                 INDArray y = Nd4j.gemm(x, b.array(), false, false);
-                return ra == 2 ? new Nd4jBackend.View(y, null) : new Nd4jBackend.View(y.reshape('c', outShape), y);
+                return Nd4jBackend.View.reshaped(y, outShape);
             }, a, b);
         }
         long[] lead = broadcastShape(Arrays.copyOf(sa, ra - 2), Arrays.copyOf(sb, rb - 2), "matmul (batch axes)");
@@ -899,7 +899,7 @@ final class Nd4jTensor implements Tensor {
             if (b != null) {
                 y.addiRowVector(b.array()); // y is our own fresh array
             }
-            return r == 2 ? new Nd4jBackend.View(y, null) : new Nd4jBackend.View(y.reshape('c', outShape), y);
+            return Nd4jBackend.View.reshaped(y, outShape);
         }, inputs);
     }
 
