@@ -137,6 +137,19 @@ class Nd4jGradientsTest {
         }
     }
 
+    /** A frozen gain is fed at full shape (see Nd4jTensor.layerNorm); the input's gradient stays exact. */
+    @Test
+    void layerNormWithAFrozenGainDifferentiatesItsInput() {
+        try (Scope outer = backend.scope()) {
+            Tensor gain = t(Reference.randoms(5, 11), 5);
+            Tensor beta = t(Reference.randoms(5, 12), 5);
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(30, 13)), List.of(new long[] {2, 3, 5}),
+                    p -> p.get(0).layerNorm(gain, beta, 1e-5f).tanh().sum(false));
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(15, 14)), List.of(new long[] {3, 5}),
+                    p -> p.get(0).mul(p.get(0)).layerNorm(gain, beta, 1e-12f).sigmoid().sum(false));
+        }
+    }
+
     /**
      * A concat of values that depend on a parameter (prompt and prefix tuning do one every step) is
      * recorded like any other operation: nothing runs the graph before the gradient run.
