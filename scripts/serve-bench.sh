@@ -33,8 +33,8 @@ load() {
   steal=$(awk -v a="$s0" -v b="$s1" -v c="$t0" -v d="$t1" 'BEGIN{printf "%.1f", 100*(b-a)/(d-c)}')
 }
 # rows per forward pass over the server's life, from /metrics (empty without curl)
-rows() { command -v curl > /dev/null && curl -s "$url/metrics" | awk '/^peft_batch_rows_sum/{s=$2} /^peft_batch_rows_count/{c=$2} END{if (c) printf ",\"rows_per_forward\":%.2f", s/c}'; }
-line() { echo "{\"scenario\":\"$1\",\"result\":$result,\"steal_percent\":$steal$(rows),\"peak_rss_kb\":$(stop)}"; }
+rows_per_forward() { command -v curl > /dev/null && curl -s "$url/metrics" | awk '/^peft_batch_rows_sum/{s=$2} /^peft_batch_rows_count/{c=$2} END{if (c) printf ",\"rows_per_forward\":%.2f", s/c}'; }
+line() { echo "{\"scenario\":\"$1\",\"result\":$result,\"steal_percent\":$steal$(rows_per_forward),\"peak_rss_kb\":$(stop)}"; }
 
 models="all-MiniLM-L6-v2,$(IFS=,; echo "${names[*]}")"
 for rows in 64 1; do
