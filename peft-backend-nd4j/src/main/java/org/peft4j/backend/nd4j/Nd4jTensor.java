@@ -16,7 +16,6 @@ import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -476,25 +475,16 @@ final class Nd4jTensor implements Tensor {
     private static final double INV_SQRT2 = 1.0 / Math.sqrt(2.0);
 
     /**
-     * Exact GELU, {@code x * 0.5 * (1 + erf(x / sqrt 2))}, with one fresh array worked on in place:
-     * the composed default allocates four activation-sized intermediates, and on ND4J each costs
-     * about as much as the arithmetic. Same floating-point result (the 0.5 is exact); recorded as
-     * the composed expression, so autodiff sees the same graph.
+     * Exact GELU, {@code x * 0.5 * (1 + erf(x / sqrt 2))}: eager values in one pass of
+     * {@link ErfKernel} (libnd4j's scalar erf was a sixth of a forward pass); recorded as the
+     * composed expression, so autodiff sees the same graph.
      */
     @Override
     public Tensor gelu() {
         Nd4jTensor x = asFloat();
         Function<SDVariable[], SDVariable> graph =
                 v -> v[0].mul(0.5).mul(v[0].getSameDiff().math().erf(v[0].mul(INV_SQRT2)).add(1.0));
-        return backend.compute(shape, graph, () -> {
-            INDArray a = x.array();
-            INDArray out = a.mul(INV_SQRT2);
-            if (out.length() > 0) {
-                Nd4j.getExecutioner().exec(new Erf(out, out));
-                out.addi(1.0).muli(a).muli(0.5);
-            }
-            return out;
-        }, x);
+        return backend.compute(shape, graph, () -> ErfKernel.gelu(x.array()), x);
     }
 
     private Tensor unary(Unary op) {
@@ -527,11 +517,7 @@ final class Nd4jTensor implements Tensor {
                 case TANH -> Transforms.tanh(a, true);
                 case SIGMOID -> Transforms.sigmoid(a, true);
                 case RELU -> Transforms.relu(a, true);
-                case ERF -> {
-                    INDArray o = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
-                    Nd4j.getExecutioner().exec(new Erf(a, o));
-                    yield o;
-                }
+                case ERF -> ErfKernel.erf(a);
             };
         }, x);
     }

@@ -47,6 +47,72 @@ class Nd4jOpsTest {
         return v;
     }
 
+    // ---------------------------------------------------------------- erf and GELU
+
+    /** erf in double from its Taylor series: exact to ~1e-10 for |x| <= 4.5, where the float result is +-1 beyond. */
+    private static double erfReference(double x) {
+        if (Math.abs(x) > 4.5) {
+            return Math.signum(x);
+        }
+        double term = x;
+        double sum = x;
+        for (int n = 1; n < 200 && Math.abs(term) > 1e-30; n++) {
+            term *= -x * x / n;
+            sum += term / (2 * n + 1);
+        }
+        return sum * 2 / Math.sqrt(Math.PI);
+    }
+
+    /**
+     * Eager erf and GELU (computed by {@link ErfKernel}, not libnd4j) are within one float ulp of
+     * the exact values over [-6, 6] (GELU's far negative tail: within |x| x 2^-24), on both the
+     * one-thread path and the parallel path for large arrays; they keep NaN and infinities, GELU
+     * of large negative inputs stays at its limit 0, and views read as their elements.
+     */
+    @Test
+    void erfAndGeluAreWithinOneUlpOfExact() {
+        int n = 120_001;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = -6f + i * 1e-4f;
+        }
+        for (int len : new int[] {1_001, n}) {
+            float[] v = java.util.Arrays.copyOf(x, len);
+            if (len < n) {
+                for (int i = 0; i < len; i++) {
+                    v[i] = x[i * 119];
+                }
+            }
+            try (Scope s = backend.scope()) {
+                float[] erf = t(v, len).erf().toFloatArray();
+                float[] gelu = t(v, len).gelu().toFloatArray();
+                for (int i = 0; i < len; i++) {
+                    double e = erfReference(v[i]);
+                    double g = 0.5 * v[i] * (1 + erfReference(v[i] / Math.sqrt(2)));
+                    assertThat((double) erf[i]).as("erf(%s)", v[i]).isCloseTo(e, within((double) Math.ulp((float) e)));
+                    // in the far negative tail 1 + erf cancels: any float GELU is off by ~|x| ulp(1) there
+                    assertThat((double) gelu[i]).as("gelu(%s)", v[i])
+                            .isCloseTo(g, within(Math.max(Math.ulp((float) g), Math.abs(v[i]) * 0x1p-24)));
+                }
+            }
+        }
+        try (Scope s = backend.scope()) {
+            float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f};
+            assertThat(t(special, 5).erf().toFloatArray()).containsExactly(Float.NaN, 1f, -1f, 0f, -0f);
+            assertThat(t(special, 5).gelu().toFloatArray()).usingComparatorWithPrecision(5e-8f)
+                    .containsExactly(Float.NaN, Float.POSITIVE_INFINITY, 0f, 0f, -0f);
+            // large negative inputs (outliers) stay at GELU's limit 0, not a value growing with |x|
+            assertThat(t(new float[] {-10f, -1e3f, -1e30f, -Float.MAX_VALUE}, 4).gelu().toFloatArray())
+                    .usingComparatorWithPrecision(5e-8f).containsOnly(0f);
+            float tiny = 1e-30f;
+            assertThat(t(new float[] {tiny}, 1).erf().toFloatArray()[0])
+                    .isCloseTo((float) (tiny * 2 / Math.sqrt(Math.PI)), within(Math.ulp(tiny)));
+            Tensor m = t(iota(12, -6f), 3, 4).div(2f);
+            assertThat(m.transposeLast2().gelu().toFloatArray())
+                    .containsExactly(m.gelu().transposeLast2().toFloatArray());
+        }
+    }
+
     // ---------------------------------------------------------------- broadcasting
 
     /** Pairs of shapes that broadcast, up to rank 4, including rank 0 and size-1 axes on either side. */
