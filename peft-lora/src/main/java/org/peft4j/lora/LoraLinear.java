@@ -194,7 +194,9 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
      * layer's narrower side, where the row groups cost less).
      */
     private Tensor gatheredDelta(java.util.List<String> names, Tensor x) {
-        if (isTraining() || x.rank() < 2 || x.size(0) != names.size()) {
+        long positions = x.numel() / Math.max(1, inFeatures());
+        // one name per batch row, or one per position (a packed batch); anything else takes rows.apply, which says why
+        if (isTraining() || x.rank() < 2 || (x.size(0) != names.size() && positions != names.size())) {
             return null;
         }
         boolean any = false;

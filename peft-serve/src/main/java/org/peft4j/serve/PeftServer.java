@@ -122,7 +122,7 @@ public final class PeftServer implements AutoCloseable {
         this.adapters = new ServedAdapters(peft, factory.registry(), base.id(), base.head(), base.hidden(),
                 bert != null && bert.hasPooler(), base.naming(), options.maxLoaded(), options.adapterDir(), metrics);
         preload.forEach(adapters::preload);
-        this.batcher = new Batcher(peft, bert, lm, tokenizer, adapters, metrics, options);
+        this.batcher = new Batcher(peft, bert, lm, adapters, metrics, options);
         AtomicInteger threads = new AtomicInteger();
         this.executor = Executors.newFixedThreadPool(HTTP_THREADS, r -> {
             Thread t = new Thread(r, "peft-http-" + threads.incrementAndGet());

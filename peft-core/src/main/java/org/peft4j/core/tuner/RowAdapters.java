@@ -15,6 +15,11 @@ import org.peft4j.api.backend.Tensor;
  * PEFT's {@code adapter_names=[...]}): row {@code i} of the batch goes through adapter
  * {@code names.get(i)}, or through none for {@link #BASE}. Layers of a method call
  * {@link #current()} and, when it is set, {@link #apply} their adapters to the rows that chose them.
+ *
+ * <p>A "row" is, in general, one of {@code names.size()} equal consecutive blocks of a layer's
+ * positions (its tensor's axes but the last, flattened). With one name per batch row that is the
+ * batch row; with one name per token it routes each token, as a packed batch needs (several texts
+ * in one sequence, see {@code BertModel.forward(PackedBatch)}).
  */
 public final class RowAdapters {
     /** The row name that means "no adapter" (HF's {@code __base__}). */
@@ -76,11 +81,18 @@ public final class RowAdapters {
      * @param delta an adapter's contribution for a sub-batch of {@code x}, shaped like those rows of {@code base}
      */
     public Tensor apply(Tensor base, Tensor x, BiFunction<String, Tensor, Tensor> delta) {
-        long batch = base.size(0);
-        if (batch != names.size() || x.size(0) != batch) {
-            throw new org.peft4j.api.PeftException("per-row adapters name " + names.size()
-                    + " rows, the batch has " + batch);
+        long blocks = names.size();
+        if (base.size(0) != blocks || x.size(0) != blocks) {
+            // one name per position (a packed batch): each position is a row of its own
+            long positions = base.numel() / base.size(-1);
+            if (positions != blocks || x.numel() / x.size(-1) != blocks) {
+                throw new org.peft4j.api.PeftException("per-row adapters name " + blocks
+                        + " rows, the batch has " + base.size(0) + " rows of " + positions / base.size(0) + " positions");
+            }
+            return apply(base.reshape(blocks, 1, base.size(-1)), x.reshape(blocks, 1, x.size(-1)), delta)
+                    .reshape(base.shape());
         }
+        long batch = blocks;
         Backend backend = base.backend();
         long[] outShape = base.shape();
         long rowOut = base.numel() / batch;

@@ -66,7 +66,25 @@ public final class BertEmbeddings extends PromptableEmbeddings {
         }
         Tensor positions = child("position_embeddings", Embedding.class).weight().value()
                 .slice(0, firstPosition, firstPosition + length);
-        Tensor sum = words.add(positions).add(types == null ? type0 : types);
+        return normed(words.add(positions).add(types == null ? type0 : types));
+    }
+
+    /**
+     * Embeds a packed batch ({@link PackedBatch}): {@code ids}, {@code tokenTypeIds} and
+     * {@code positionIds} all (sequences, length), positions restarting at 0 for each text. No soft
+     * prompt: its virtual tokens would belong to no text.
+     */
+    public Tensor forward(Tensor ids, Tensor tokenTypeIds, Tensor positionIds) {
+        if (prompt() != null) {
+            throw new PeftException("a soft prompt's virtual tokens cannot join a packed batch");
+        }
+        Tensor words = embedTokens(ids);
+        Tensor positions = child("position_embeddings", Embedding.class).forward(positionIds);
+        Tensor types = child("token_type_embeddings", Embedding.class).forward(tokenTypeIds);
+        return normed(words.add(positions).add(types));
+    }
+
+    private Tensor normed(Tensor sum) {
         Tensor normed = child("LayerNorm", LayerNorm.class).forward(sum);
         return Functional.dropout(normed, (float) config.hiddenDropoutProb(), isTraining());
     }

@@ -62,10 +62,14 @@ public final class BertModel extends Module {
      * [CLS] token's, or the first virtual token's under a soft prompt, as in HF), (batch, hidden).
      */
     public Tensor pool(Tensor hidden) {
+        return poolFirst(hidden.slice(1, 0, 1).reshape(hidden.size(0), hidden.size(2)));
+    }
+
+    /** {@link #pool} of first positions already picked out, (batch, hidden): {@code PackedBatch.firstTokens}. */
+    public Tensor poolFirst(Tensor first) {
         if (!hasPooler()) {
             throw new PeftException("this encoder has no pooler (its weights carry no pooler.dense); use mean pooling");
         }
-        Tensor first = hidden.slice(1, 0, 1).reshape(hidden.size(0), hidden.size(2));
         return child("pooler", ModuleDict.class).child("dense", LinearLayer.class).forward(first).tanh();
     }
 
@@ -97,6 +101,27 @@ public final class BertModel extends Module {
                 .child("attention", ModuleDict.class).child("self", BertSelfAttention.class).prefix();
         Tensor h = embeddings().forward(inputIds, tokenTypeIds, kv == null ? 0 : kv.length());
         Tensor mask = fullMask(attentionMask, h.size(1) - inputIds.size(1));
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            h = layers.child(Integer.toString(i), BertLayer.class).forward(h, mask);
+        }
+        return h;
+    }
+
+    /**
+     * The last hidden state of texts packed without padding between them (see {@link PackedBatch}):
+     * (sequences, length, hidden), each text's positions as it would get alone. For inference with
+     * adapters that work position by position (LoRA, IA3, bottleneck adapters); soft prompts and
+     * prefixes, which add positions, are refused.
+     */
+    public Tensor forward(PackedBatch batch) {
+        ModuleDict layers = child("encoder", ModuleDict.class).child("layer", ModuleDict.class);
+        if (batch.longestText() > config.maxPositionEmbeddings()) {
+            throw new PeftException("a text of " + batch.longestText() + " tokens exceeds max_position_embeddings "
+                    + config.maxPositionEmbeddings() + "; truncate the input");
+        }
+        Backend b = backend();
+        Tensor h = embeddings().forward(batch.inputIds(b), batch.tokenTypeIds(b), batch.positionIds(b));
+        Tensor mask = batch.attentionMask(b);
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             h = layers.child(Integer.toString(i), BertLayer.class).forward(h, mask);
         }
