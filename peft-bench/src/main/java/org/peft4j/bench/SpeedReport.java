@@ -60,25 +60,27 @@ public final class SpeedReport {
         StringBuilder json = new StringBuilder("{\"machine\": \"" + Machine.describe().replace("\"", "'") + "\"");
         String wait = System.getenv("OMP_WAIT_POLICY");
         json.append(", \"nd4j_omp_wait_policy\": \"").append(wait == null ? "PASSIVE" : wait.replace("\"", "'")).append('"');
+        String timeout = System.getenv("OPENBLAS_THREAD_TIMEOUT");
+        json.append(", \"nd4j_openblas_thread_timeout\": \"").append(timeout == null ? "4" : timeout.replace("\"", "'"))
+                .append('"');
         ms.forEach((k, v) -> json.append(String.format(Locale.ROOT, ", \"%s_ms\": %.1f", k, v)));
         ratios.forEach((k, v) -> json.append(String.format(Locale.ROOT, ", \"%s\": %.2f", k, v)));
         System.out.println(json.append('}'));
     }
 
     /**
-     * Runs the forked JVM with {@code OMP_WAIT_POLICY=PASSIVE}, as {@code ./peft} runs ND4J (its
-     * OpenMP threads otherwise spin against OpenBLAS's; PyTorch is slower with it, so DJL rows keep
-     * the default). JMH sets no environment, so the fork goes through a two-line launcher script.
+     * Runs the forked JVM with {@code OMP_WAIT_POLICY=PASSIVE} and {@code OPENBLAS_THREAD_TIMEOUT=4},
+     * as {@code ./peft} runs ND4J (its OpenMP threads and OpenBLAS's worker otherwise spin while
+     * they wait; PyTorch is slower with the first, so DJL rows keep the default), unless the caller
+     * set them. JMH sets no environment, so the fork goes through a two-line launcher script.
      */
     private static void passiveOpenMp(ChainedOptionsBuilder o) {
-        if (System.getenv("OMP_WAIT_POLICY") != null) {
-            return; // the caller's own setting applies to every fork
-        }
         try {
             Path script = Files.createTempFile("peft-bench-java", ".sh");
             script.toFile().deleteOnExit();
             Path jvm = Path.of(System.getProperty("java.home"), "bin", "java");
-            Files.writeString(script, "#!/bin/sh\nOMP_WAIT_POLICY=PASSIVE exec '" + jvm + "' \"$@\"\n");
+            Files.writeString(script, "#!/bin/sh\nOMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} "
+                    + "OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4} exec '" + jvm + "' \"$@\"\n");
             script.toFile().setExecutable(true);
             o.jvm(script.toString());
         } catch (IOException e) {
