@@ -446,7 +446,9 @@ public final class PeftModel {
      * Runs {@code forward} with each row of the batch going through its own adapter (HF's
      * {@code adapter_names}): {@code rowAdapters.get(i)} names row {@code i}'s adapter, or
      * {@link RowAdapters#BASE} for none. The result equals running each row alone with only its
-     * adapter active. Adapters must be unmerged, of a method that supports mixed batches.
+     * adapter active. Adapters must be unmerged, of a method that supports mixed batches. For texts
+     * packed into shared sequences ({@code PackedBatch}), give one name per position instead
+     * ({@code PackedBatch.perPosition}): layers route each position by it.
      */
     public <T> T withRowAdapters(List<String> rowAdapters, java.util.function.Supplier<T> forward) {
         lock.readLock().lock();

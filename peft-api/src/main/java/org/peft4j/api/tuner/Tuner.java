@@ -111,7 +111,8 @@ public interface Tuner<C extends PeftConfig> {
 
     /**
      * Whether this method's layers honour {@link org.peft4j.core.tuner.RowAdapters}, so one batch can
-     * mix adapters row by row.
+     * mix adapters row by row. Such layers must work position by position (as LoRA, IA3 and
+     * bottleneck adapters do): a packed batch routes each position of a shared sequence on its own.
      */
     default boolean supportsMixedBatches() {
         return false;
