@@ -186,15 +186,27 @@ public final class PackedBatch {
         return out;
     }
 
-    /** Each text's hidden states averaged over its tokens: (texts, hidden), from (sequences, length, hidden). */
+    /**
+     * Each text's hidden states averaged over its tokens: (texts, hidden), from (sequences, length,
+     * hidden). Each text's states are gathered into a row of the longest text's length (shorter ones
+     * topped up with a zero state), summed in order, then divided by the text's length: memory
+     * grows with texts x longest text, as a padded batch's, and the sum runs in a padded batch's order.
+     */
     public Tensor meanPooled(Tensor hidden) {
         int total = owner.length;
-        float[] weights = new float[texts() * total];
+        int longest = longestText();
+        long[] at = new long[texts() * longest];
+        float[] inverse = new float[texts()];
         for (int i = 0; i < texts(); i++) {
-            Arrays.fill(weights, i * total + (int) starts[i], i * total + (int) starts[i] + lengths[i], 1f / lengths[i]);
+            for (int p = 0; p < longest; p++) {
+                at[i * longest + p] = p < lengths[i] ? starts[i] + p : total; // row `total`: the zero state
+            }
+            inverse[i] = 1f / lengths[i];
         }
+        Backend b = hidden.backend();
         long h = hidden.size(-1);
-        return hidden.backend().fromFloats(weights, texts(), total).matmul(hidden.reshape(total, h));
+        Tensor table = b.concat(List.of(hidden.reshape(total, h), b.zeros(1, h)), 0);
+        return table.gather(b.fromLongs(at, texts(), longest)).sum(false, 1).mul(b.fromFloats(inverse, texts(), 1));
     }
 
     /** Each text's first token's hidden state ([CLS] for BERT): (texts, hidden). */

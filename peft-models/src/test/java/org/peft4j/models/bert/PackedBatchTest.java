@@ -39,8 +39,10 @@ class PackedBatchTest {
             assertThat(java.util.Arrays.copyOfRange(mask, 6 * 7, 7 * 7)).containsExactly(0, 0, 0, 0, 0, 0, 1);
             assertThat(p.perPosition(List.of("a", "b", "c"), "pad"))
                     .containsExactly("a", "a", "a", "a", "a", "pad", "pad", "c", "c", "c", "c", "b", "b", "b");
-            assertThat(p.firstTokens(b.fromFloats(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, 2, 7, 1))
-                    .toFloatArray()).containsExactly(0, 11, 7);
+            var hidden = b.fromFloats(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, 2, 7, 1);
+            assertThat(p.firstTokens(hidden).toFloatArray()).containsExactly(0, 11, 7);
+            // means over each text's own positions only: 0..4, 11..13, 7..10
+            assertThat(p.meanPooled(hidden).toFloatArray()).usingComparatorWithPrecision(1e-6f).containsExactly(2, 12, 8.5f);
         }
     }
 
