@@ -30,7 +30,10 @@ import org.slf4j.LoggerFactory;
  */
 final class Batcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Batcher.class);
-    /** Rows up to this many tokens share a forward pass whatever their lengths: short rows pad cheaply. */
+    /**
+     * Rows up to this many tokens share a forward pass whatever their lengths; longer ones go by
+     * power-of-two length, so the packed sequences of a pass (all as long as the longest) end close together.
+     */
     private static final int SMALLEST_BUCKET = 32;
     /**
      * Most positions in one packed sequence: attention's cost grows with it (at 128, ~5 % of a
