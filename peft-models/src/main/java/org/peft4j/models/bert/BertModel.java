@@ -100,11 +100,7 @@ public final class BertModel extends Module {
         KeyValuePrefix kv = config.numHiddenLayers() == 0 ? null : layers.child("0", BertLayer.class)
                 .child("attention", ModuleDict.class).child("self", BertSelfAttention.class).prefix();
         Tensor h = embeddings().forward(inputIds, tokenTypeIds, kv == null ? 0 : kv.length());
-        Tensor mask = fullMask(attentionMask, h.size(1) - inputIds.size(1));
-        for (int i = 0; i < config.numHiddenLayers(); i++) {
-            h = layers.child(Integer.toString(i), BertLayer.class).forward(h, mask);
-        }
-        return h;
+        return encode(h, fullMask(attentionMask, h.size(1) - inputIds.size(1)));
     }
 
     /**
@@ -114,14 +110,18 @@ public final class BertModel extends Module {
      * prefixes, which add positions, are refused.
      */
     public Tensor forward(PackedBatch batch) {
-        ModuleDict layers = child("encoder", ModuleDict.class).child("layer", ModuleDict.class);
         if (batch.longestText() > config.maxPositionEmbeddings()) {
             throw new PeftException("a text of " + batch.longestText() + " tokens exceeds max_position_embeddings "
                     + config.maxPositionEmbeddings() + "; truncate the input");
         }
         Backend b = backend();
         Tensor h = embeddings().forward(batch.inputIds(b), batch.tokenTypeIds(b), batch.positionIds(b));
-        Tensor mask = batch.attentionMask(b);
+        return encode(h, batch.attentionMask(b));
+    }
+
+    /** The encoder layers over embedded {@code h}, each seeing {@code mask} (see {@link BertSelfAttention#forward}). */
+    private Tensor encode(Tensor h, Tensor mask) {
+        ModuleDict layers = child("encoder", ModuleDict.class).child("layer", ModuleDict.class);
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             h = layers.child(Integer.toString(i), BertLayer.class).forward(h, mask);
         }
