@@ -163,7 +163,7 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
         Tensor base = baseLayer().forward(x);
         RowAdapters rows = RowAdapters.current();
         if (rows != null) {
-            Tensor gathered = gatheredDelta(rows.names(), x);
+            Tensor gathered = gatheredDelta(rows, x);
             if (gathered != null) {
                 return base.add(gathered.reshape(base.shape()));
             }
@@ -193,36 +193,44 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
      * path; DoRA; no row uses an adapter here; so many adapters that K x r exceeds a quarter of the
      * layer's narrower side, where the row groups cost less).
      */
-    private Tensor gatheredDelta(java.util.List<String> names, Tensor x) {
+    private Tensor gatheredDelta(RowAdapters rows, Tensor x) {
+        java.util.List<String> names = rows.names();
         long positions = x.numel() / Math.max(1, inFeatures());
         // one name per batch row, or one per position (a packed batch); anything else takes rows.apply, which says why
         if (isTraining() || x.rank() < 2 || (x.size(0) != names.size() && positions != names.size())) {
             return null;
         }
-        boolean any = false;
-        for (String name : names) {
+        java.util.List<String> here = new java.util.ArrayList<>();
+        for (String name : rows.distinctNames()) {
             if (adapters().contains(name)) {
                 if (isDora(name)) {
                     return null;
                 }
-                any = true;
+                here.add(name);
             }
         }
-        Stacked stack = any ? stackFor(names) : null;
+        Stacked stack = here.isEmpty() ? null : stackFor(here);
         if (stack == null) {
             return null;
         }
         int batch = names.size();
         long width = stack.width();
-        float[] mask = new float[(int) (batch * width)];
-        for (int i = 0; i < batch; i++) {
-            long[] c = stack.columns().get(names.get(i));
-            if (c != null) {
-                java.util.Arrays.fill(mask, (int) (i * width + c[0]), (int) (i * width + c[0] + c[1]), scaling(names.get(i)));
+        // Every layer holding the same adapters at the same scales (the usual case) routes with the
+        // same mask: made once per pass.
+        java.util.List<Object> key = new java.util.ArrayList<>(java.util.List.of("lora-mask", width));
+        stack.columns().forEach((name, c) -> key.addAll(java.util.List.of(name, c[0], c[1], scaling(name))));
+        Tensor mask = rows.shared(key, () -> {
+            float[] m = new float[(int) (batch * width)];
+            for (int i = 0; i < batch; i++) {
+                long[] c = stack.columns().get(names.get(i));
+                if (c != null) {
+                    java.util.Arrays.fill(m, (int) (i * width + c[0]), (int) (i * width + c[0] + c[1]), scaling(names.get(i)));
+                }
             }
-        }
+            return x.backend().fromFloats(m, batch, 1, width);
+        });
         Tensor rowsX = x.reshape(batch, x.numel() / (batch * inFeatures()), inFeatures());
-        Tensor down = rowsX.matmul(stack.aT()).mul(x.backend().fromFloats(mask, batch, 1, width));
+        Tensor down = rowsX.matmul(stack.aT()).mul(mask);
         return down.matmul(stack.bT());
     }
 
@@ -259,8 +267,8 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
     /** Set when this layer's adapters are too many to stack once; cleared with the stack. */
     private volatile boolean unstackable;
 
-    private Stacked stackFor(java.util.List<String> rowNames) {
-        java.util.List<String> here = rowAdaptersHere(rowNames);
+    /** @param here the adapters of this layer the batch's rows use, each once */
+    private Stacked stackFor(java.util.List<String> here) {
         Stacked kept = stacked != null || unstackable ? stacked : keepStack();
         if (kept != null && kept.columns().keySet().containsAll(here) && kept.current(this)) {
             return kept;
@@ -286,11 +294,6 @@ public final class LoraLinear extends LinearAdapterLayer<LoraLinear.Settings> {
             }
         }
         return stacked;
-    }
-
-    /** The distinct adapters of this layer the rows use, in order of first use. */
-    private java.util.List<String> rowAdaptersHere(java.util.List<String> rowNames) {
-        return rowNames.stream().distinct().filter(adapters()::contains).toList();
     }
 
     /**

@@ -1,6 +1,7 @@
 package org.peft4j.core.tuner;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +30,8 @@ public final class RowAdapters {
     private final List<String> names;
     private final Map<String, long[]> rowsByName = new LinkedHashMap<>();
     private final long[] inverse;
+    /** Tensors derived from this routing, shared by the layers of the pass: see {@link #shared}. */
+    private final Map<Object, Tensor> shared = new HashMap<>();
 
     private RowAdapters(List<String> names) {
         this.names = List.copyOf(names);
@@ -53,11 +56,13 @@ public final class RowAdapters {
             throw new PeftException("per-row adapters " + names + " requested while " + CURRENT.get().names
                     + " are already set on this thread; RowAdapters.with calls do not nest");
         }
-        CURRENT.set(new RowAdapters(names));
+        RowAdapters routing = new RowAdapters(names);
+        CURRENT.set(routing);
         try {
             return forward.get();
         } finally {
             CURRENT.remove();
+            routing.shared.values().forEach(t -> t.backend().release(t));
         }
     }
 
@@ -69,6 +74,29 @@ public final class RowAdapters {
     /** The adapter name of each row; {@link #BASE} for none. */
     public List<String> names() {
         return names;
+    }
+
+    /** The names {@link #names} holds, each once, in order of first appearance. */
+    public java.util.Set<String> distinctNames() {
+        return java.util.Collections.unmodifiableSet(rowsByName.keySet());
+    }
+
+    /**
+     * A tensor that depends on this routing alone (a per-position adapter mask, say), made by the
+     * first layer that asks for {@code key} and handed to every later layer of the pass that asks
+     * for an equal key: the layers of a model see the same routing, so the tensor is built and
+     * copied to the engine once per pass instead of once per layer. It lives outside any scope
+     * until {@link #with} returns, so it must not be read after that (the layers of an eager
+     * forward pass only read it while they run).
+     */
+    public Tensor shared(Object key, Supplier<Tensor> make) {
+        Tensor t = shared.get(key);
+        if (t == null) {
+            t = make.get();
+            t = t.backend().keep(t);
+            shared.put(key, t);
+        }
+        return t;
     }
 
     /**
