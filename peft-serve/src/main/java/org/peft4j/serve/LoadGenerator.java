@@ -104,7 +104,7 @@ public final class LoadGenerator {
      * @param requests requests answered or failed
      * @param errors requests without a 2xx answer (or with no answer)
      * @param throughputRps requests per second over the run
-     * @param swaps adapter replacements sent
+     * @param swaps adapter replacements answered (one still in flight when the load ends is not counted)
      * @param swapErrors replacements that failed
      * @param statuses answers by HTTP status (0: no answer)
      * @param firstErrors the first few error answers, for diagnosis
@@ -205,6 +205,9 @@ public final class LoadGenerator {
         ObjectNode body = JSON.createObjectNode().put("name", o.swapName()).put("path", o.swapPath());
         while (!Thread.currentThread().isInterrupted() && System.nanoTime() < deadline) {
             int status = send(client, adapters, o.apiKey(), body, firstErrors);
+            if (Thread.currentThread().isInterrupted()) {
+                return; // the load ended while this swap was in flight: it got no answer, and is no error
+            }
             swaps.incrementAndGet();
             if (status / 100 != 2) {
                 swapErrors.incrementAndGet();
