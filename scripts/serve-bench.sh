@@ -8,6 +8,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src="$(cd "$1" && pwd)"; requests="${2:-2000}"
 peft="$root/peft"
+"$peft" --help > /dev/null # builds first if the sources changed, so no server start waits on Maven
 lscpu | grep -E "Model name|^CPU\(s\)" >&2
 grep -o -w -E 'avx512f|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ' >&2; echo >&2
 mapfile -t names < <(cd "$src" && for d in */; do [ -f "$d/adapter_config.json" ] && echo "${d%/}"; done)
@@ -19,6 +20,11 @@ serve() { # serve LOGFILE FLAGS... : starts a server, sets $url and $pid
   pid=$!
   for _ in $(seq 1 240); do grep -q "serving on" "$1" 2>/dev/null && break; sleep 0.5; done
   url=$(sed -n 's/^peft: serving on //p' "$1")
+  if [ -z "$url" ]; then
+    echo "serve-bench: the server did not start within 120 s; the end of its log ($1):" >&2
+    tail -20 "$1" >&2
+    exit 1
+  fi
 }
 stop() { local rss; rss=$(grep VmHWM /proc/$pid/status | awk '{print $2}'); kill -TERM $pid; wait $pid || true; echo "$rss"; }
 cpu() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; } # steal, all (jiffies)
