@@ -78,20 +78,11 @@ public final class Nd4jBackend implements Backend {
      * operation reading it has run (see {@link GradientRun}).
      */
     public static final String RECYCLE_ARRAYS_PROPERTY = "peft4j.nd4j.recycleArrays";
-    /**
-     * System property: {@code false} makes a scope's arrays plain buffers, each allocated and freed on
-     * its own; by default they come from a per-thread {@linkplain ScopeWorkspaces workspace} that the
-     * next scope reuses (an eager MiniLM forward pass ran ~12 % faster).
-     */
-    public static final String SCOPE_WORKSPACES_PROPERTY = "peft4j.nd4j.scopeWorkspaces";
 
     private final TensorOwner root = new TensorOwner("backend");
     private final ThreadLocal<ArrayDeque<Nd4jScope>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
     private final Set<Nd4jScope> openScopes = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<Recorder> recording = new ThreadLocal<>();
-    /** Set on a thread while it runs {@link #gradients}: scopes opened meanwhile get no workspace. */
-    private final ThreadLocal<Boolean> differentiating = new ThreadLocal<>();
-    private final boolean scopeWorkspaces = flag(SCOPE_WORKSPACES_PROPERTY);
     private final Object rngLock = new Object();
     private final Random rng;
     private final GraphCache graphs;
@@ -184,21 +175,21 @@ public final class Nd4jBackend implements Backend {
     @Override
     public Tensor fromFloats(float[] data, long... shape) {
         checkShape(data.length, shape, "fromFloats");
-        INDArray a = data.length == 0 ? ScopeWorkspaces.zeros(DataType.FLOAT, shape) : Nd4j.create(data, shape, DataType.FLOAT);
+        INDArray a = data.length == 0 ? Nd4j.create(DataType.FLOAT, shape) : Nd4j.create(data, shape, DataType.FLOAT);
         return wrap(a);
     }
 
     @Override
     public Tensor fromLongs(long[] data, long... shape) {
         checkShape(data.length, shape, "fromLongs");
-        INDArray a = data.length == 0 ? ScopeWorkspaces.zeros(DataType.LONG, shape) : Nd4j.create(data, shape, DataType.LONG);
+        INDArray a = data.length == 0 ? Nd4j.create(DataType.LONG, shape) : Nd4j.create(data, shape, DataType.LONG);
         return wrap(a);
     }
 
     @Override
     public Tensor full(float value, long... shape) {
         checkShape(-1, shape, "full");
-        INDArray a = ScopeWorkspaces.zeros(DataType.FLOAT, shape);
+        INDArray a = Nd4j.create(DataType.FLOAT, shape);
         if (value != 0f && a.length() > 0) {
             a.assign(value);
         }
@@ -208,7 +199,7 @@ public final class Nd4jBackend implements Backend {
     @Override
     public Tensor randomUniform(long... shape) {
         checkShape(-1, shape, "randomUniform");
-        INDArray a = ScopeWorkspaces.make(shape, () -> Nd4j.createUninitialized(DataType.FLOAT, shape, 'c'));
+        INDArray a = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
         if (a.length() > 0) {
             synchronized (rngLock) {
                 Nd4j.getExecutioner().exec(new UniformDistribution(a, 0.0, 1.0), rng);
@@ -351,7 +342,7 @@ public final class Nd4jBackend implements Backend {
     Nd4jTensor compute(long[] shape, Function<SDVariable[], SDVariable> graph, Supplier<INDArray> eager,
             Nd4jTensor... inputs) {
         Nd4jTensor t = deferred(shape, graph, inputs);
-        return t != null ? t : result(ScopeWorkspaces.make(shape, eager), null, graph, inputs);
+        return t != null ? t : result(eager.get(), null, graph, inputs);
     }
 
     /** {@link #compute} for an eager result that may be a view of a private array ({@link View#base}). */
@@ -361,14 +352,7 @@ public final class Nd4jBackend implements Backend {
         if (t != null) {
             return t;
         }
-        View v;
-        if (ScopeWorkspaces.empty(shape)) {
-            try (var plain = ScopeWorkspaces.outside()) {
-                v = eager.get();
-            }
-        } else {
-            v = eager.get();
-        }
+        View v = eager.get();
         return result(v.out(), v.base(), graph, inputs);
     }
 
@@ -455,9 +439,7 @@ public final class Nd4jBackend implements Backend {
         ArrayDeque<Nd4jScope> stack = scopes.get();
         Nd4jScope s;
         synchronized (stack) {
-            int depth = stack.size() + 1;
-            boolean pooled = scopeWorkspaces && differentiating.get() == null;
-            s = new Nd4jScope(this, stack, depth, pooled ? ScopeWorkspaces.open(depth) : null);
+            s = new Nd4jScope(this, stack, stack.size() + 1);
             stack.push(s);
         }
         openScopes.add(s);
@@ -472,7 +454,6 @@ public final class Nd4jBackend implements Backend {
     public Tensor keep(Tensor tensor) {
         Nd4jTensor t = unwrap(tensor);
         t.checkLive();
-        t.detachFromWorkspace(); // a scope's workspace is reused once the scope closes
         TensorOwner o = t.owner;
         if (o != root) {
             if (o != null) {
@@ -510,17 +491,6 @@ public final class Nd4jBackend implements Backend {
         if (recording.get() != null) {
             throw new PeftException("gradients() calls cannot be nested on one thread");
         }
-        // SameDiff keeps arrays across runs (kept graphs, the shared array cache): none may live in a
-        // scope's workspace, which the next scope overwrites
-        try (var plain = ScopeWorkspaces.outside()) {
-            differentiating.set(Boolean.TRUE);
-            return differentiate(params, loss);
-        } finally {
-            differentiating.remove();
-        }
-    }
-
-    private Gradients differentiate(List<Parameter> params, Supplier<Tensor> loss) {
         List<Nd4jTensor> values = new ArrayList<>(params.size());
         Recorder rec = new Recorder(lazyGradients);
         GraphCache.Entry kept = null;

@@ -192,23 +192,6 @@ final class Nd4jTensor implements Tensor {
         closeArray(toFree);
     }
 
-    /**
-     * Moves this tensor's value out of a scope's workspace (into a buffer of its own), so it outlives
-     * the scope; nothing to do for a plain buffer.
-     */
-    void detachFromWorkspace() {
-        synchronized (this) {
-            INDArray a = array;
-            if (a == null || !a.isAttached()) {
-                return;
-            }
-            try (var plain = ScopeWorkspaces.outside()) {
-                array = a.dup('c');
-            }
-            base = array;
-        }
-    }
-
     /** Keeps the buffer alive (even if released) until {@link #unpin}: a SameDiff constant shares it. */
     synchronized void pin() {
         pins++;
@@ -711,7 +694,7 @@ final class Nd4jTensor implements Tensor {
         long[] outShape = shape.clone();
         outShape[ax] = end - start;
         if (start == end) {
-            return backend.constant(ScopeWorkspaces.zeros(dataTypeOf(dtype), outShape));
+            return backend.constant(Nd4j.create(dataTypeOf(dtype), outShape));
         }
         int[] begin = new int[shape.length];
         int[] sizes = new int[shape.length];
@@ -991,7 +974,7 @@ final class Nd4jTensor implements Tensor {
         }
         long[] outShape = concat(idx.shape, shape[1]);
         if (idx.numel() == 0) {
-            return backend.constant(ScopeWorkspaces.zeros(dataTypeOf(dtype), outShape));
+            return backend.constant(Nd4j.create(dataTypeOf(dtype), outShape));
         }
         Function<SDVariable[], SDVariable> graph =
                 v -> recordGather(v[0].getSameDiff(), v[0], rows, flat, outShape, backend.recorder());

@@ -68,58 +68,6 @@ class Nd4jMemoryTest {
         }
     }
 
-    /**
-     * A scope's arrays come from a workspace the next scope at its depth overwrites: a kept tensor is
-     * copied out first and keeps its values, while the values a gradient call works on stay plain
-     * buffers (SameDiff may hold them after the call).
-     */
-    @Test
-    void keptTensorsOutliveTheWorkspaceTheirScopeReuses() {
-        try (Nd4jBackend backend = new Nd4jBackend()) {
-            float[] values = new float[10_000];
-            for (int i = 0; i < values.length; i++) {
-                values[i] = i;
-            }
-            Tensor kept;
-            Tensor keptView;
-            try (Scope s = backend.scope()) {
-                Tensor x = backend.fromFloats(values, 100, 100).mul(2f);
-                assertThat(backend.unwrap(x).array().isAttached()).as("made in the scope's workspace").isTrue();
-                kept = backend.keep(x);
-                keptView = backend.keep(x.transposeLast2().slice(0, 3, 5));
-            }
-            assertThat(backend.unwrap(kept).array().isAttached()).isFalse();
-            for (int round = 0; round < 3; round++) {
-                try (Scope s = backend.scope()) {
-                    for (int k = 0; k < 5; k++) {
-                        backend.full(-1f - k, 100, 100).add(0f); // overwrite what the first scope used
-                    }
-                }
-            }
-            float[] got = kept.toFloatArray();
-            for (int i = 0; i < values.length; i++) {
-                assertThat(got[i]).isEqualTo(2f * i);
-            }
-            float[] view = keptView.toFloatArray(); // rows 3..4 of the transpose: columns 3..4 of x
-            assertThat(view[0]).isEqualTo(2f * 3);
-            assertThat(view[1]).isEqualTo(2f * (100 + 3));
-            assertThat(view[100]).isEqualTo(2f * 4);
-
-            Parameter p = new Parameter(backend.fromFloats(new float[] {1f, 2f, 3f}, 3));
-            try (Scope s = backend.scope()) {
-                AtomicReference<Boolean> attachedInLoss = new AtomicReference<>();
-                Gradients g = backend.gradients(List.of(p), () -> {
-                    try (Scope inner = backend.scope()) {
-                        attachedInLoss.set(backend.unwrap(backend.full(1f, 3).mul(3f)).array().isAttached());
-                    }
-                    return p.value().mul(p.value()).sum(false);
-                });
-                assertThat(attachedInLoss.get()).isFalse();
-                assertThat(g.grads().get(0).toFloatArray()).containsExactly(2f, 4f, 6f);
-            }
-        }
-    }
-
     @Test
     void closingAnOuterScopeFirstClosesTheScopesNestedInIt() {
         try (Nd4jBackend backend = new Nd4jBackend()) {
