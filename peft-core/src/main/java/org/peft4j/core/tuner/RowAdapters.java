@@ -127,13 +127,17 @@ public final class RowAdapters {
         List<Tensor> pieces = new ArrayList<>();
         boolean any = false;
         for (Map.Entry<String, long[]> g : rowsByName.entrySet()) {
-            long[] rows = g.getValue();
-            Tensor d = g.getKey().equals(BASE) ? null : delta.apply(g.getKey(), rows(x, rows));
+            Tensor d = g.getKey().equals(BASE) ? null : delta.apply(g.getKey(), rows(x, g.getValue()));
             any |= d != null;
-            pieces.add(d == null ? backend.zeros(rows.length, rowOut) : d.reshape(rows.length, rowOut));
+            pieces.add(d);
         }
         if (!any) {
-            return base;
+            return base; // no row uses an adapter here: nothing to add (and no zeros to make)
+        }
+        int i = 0;
+        for (long[] rows : rowsByName.values()) {
+            Tensor d = pieces.get(i);
+            pieces.set(i++, d == null ? backend.zeros(rows.length, rowOut) : d.reshape(rows.length, rowOut));
         }
         Tensor grouped = pieces.size() == 1 ? pieces.get(0) : backend.concat(pieces, 0);
         Tensor ordered = grouped.gather(backend.fromLongs(inverse, batch)).reshape(outShape);
