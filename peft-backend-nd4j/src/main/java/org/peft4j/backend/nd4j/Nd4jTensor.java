@@ -45,8 +45,15 @@ final class Nd4jTensor implements Tensor {
     private volatile INDArray array;
     /** The array whose buffer this tensor frees: {@link #array} or the fresh array it views. */
     private INDArray base;
+    /**
+     * The tensor whose buffer {@link #array} shares (a reshape of it), pinned while this tensor
+     * lives; null when this tensor frees its own {@link #base}.
+     */
+    private Nd4jTensor source;
     /** A buffer released while pinned by a tape, freed once unpinned. */
     private INDArray pendingFree;
+    /** A source released while this tensor was pinned by a tape, unpinned once this one is. */
+    private Nd4jTensor pendingSource;
     private int pins;
     /** The lazy tape this tensor's value is recorded on and not yet computed; null once it has a value. */
     private Recorder tape;
@@ -172,9 +179,22 @@ final class Nd4jTensor implements Tensor {
         }
     }
 
+    /**
+     * A tensor whose value is {@code view}, a dense reshape sharing {@code source}'s buffer: instead
+     * of a copy, it pins {@code source} (whose buffer then outlives its own release) until freed.
+     * Safe because no operation writes into a tensor's array after making it.
+     */
+    static Nd4jTensor sharing(Nd4jBackend backend, INDArray view, Nd4jTensor source) {
+        Nd4jTensor t = new Nd4jTensor(backend, view, null);
+        source.pin();
+        t.source = source;
+        return t;
+    }
+
     /** Frees the native buffer (later, if a tape still uses it); reads fail from now on. */
     void free() {
         INDArray toFree;
+        Nd4jTensor src;
         synchronized (this) {
             if (array == null) {
                 tape = null;
@@ -182,14 +202,20 @@ final class Nd4jTensor implements Tensor {
                 return;
             }
             toFree = base;
+            src = source;
             array = null;
             base = null;
+            source = null;
             if (pins > 0) {
                 pendingFree = toFree;
+                pendingSource = src;
                 return;
             }
         }
         closeArray(toFree);
+        if (src != null) {
+            src.unpin();
+        }
     }
 
     /** Keeps the buffer alive (even if released) until {@link #unpin}: a SameDiff constant shares it. */
@@ -199,15 +225,21 @@ final class Nd4jTensor implements Tensor {
 
     void unpin() {
         INDArray toFree = null;
+        Nd4jTensor src = null;
         synchronized (this) {
             pins--;
-            if (pins == 0 && pendingFree != null) {
+            if (pins == 0) {
                 toFree = pendingFree;
+                src = pendingSource;
                 pendingFree = null;
+                pendingSource = null;
             }
         }
         if (toFree != null) {
             closeArray(toFree);
+        }
+        if (src != null) {
+            src.unpin();
         }
     }
 
@@ -621,7 +653,7 @@ final class Nd4jTensor implements Tensor {
     public Tensor reshape(long... newShape) {
         long[] s = resolveShape(newShape);
         Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().reshape(v[0], s);
-        return backend.compute(s, graph, () -> array().reshape('c', s), this);
+        return backend.computeShared(s, graph, () -> array().reshape('c', s), this);
     }
 
     private long[] resolveShape(long[] newShape) {

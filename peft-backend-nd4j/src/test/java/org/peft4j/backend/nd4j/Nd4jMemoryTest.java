@@ -68,6 +68,46 @@ class Nd4jMemoryTest {
         }
     }
 
+    /**
+     * A reshape of a dense tensor shares its buffer instead of copying it, and the buffer lives as
+     * long as either tensor: released source, live reshape (in a closed scope, or kept) still reads;
+     * the buffer is freed once both are released.
+     */
+    @Test
+    void aReshapeSharesItsSourceBufferUntilBothAreReleased() {
+        try (Nd4jBackend backend = new Nd4jBackend()) {
+            float[] v = {1, 2, 3, 4, 5, 6};
+            Tensor a = backend.fromFloats(v, 2, 3);
+            Tensor r = a.reshape(3, 2);
+            org.nd4j.linalg.api.ndarray.INDArray buffer = backend.unwrap(a).array();
+            assertThat(backend.unwrap(r).array().data().address()).as("no copy").isEqualTo(buffer.data().address());
+            backend.release(a);
+            assertThatThrownBy(a::toFloatArray).isInstanceOf(PeftException.class);
+            assertThat(buffer.wasClosed()).isFalse();
+            assertThat(r.toFloatArray()).containsExactly(v);
+            try (Scope s = backend.scope()) {
+                assertThat(r.reshape(6).add(1f).toFloatArray()).containsExactly(2, 3, 4, 5, 6, 7);
+            }
+            backend.release(r);
+            assertThat(buffer.wasClosed()).as("freed with the last tensor sharing it").isTrue();
+
+            Tensor kept;
+            org.nd4j.linalg.api.ndarray.INDArray scoped;
+            try (Scope s = backend.scope()) {
+                Tensor x = backend.fromFloats(v, 6).mul(2f);
+                scoped = backend.unwrap(x).array();
+                kept = backend.keep(x.reshape(2, 3).reshape(3, 2));
+            }
+            assertThat(scoped.wasClosed()).isFalse();
+            assertThat(kept.toFloatArray()).containsExactly(2, 4, 6, 8, 10, 12);
+            backend.release(kept);
+            assertThat(scoped.wasClosed()).isTrue();
+            // a transposed (non-dense) tensor's reshape is a copy of its own
+            Tensor t = backend.fromFloats(v, 2, 3).transposeLast2().reshape(6);
+            assertThat(t.toFloatArray()).containsExactly(1, 4, 2, 5, 3, 6);
+        }
+    }
+
     @Test
     void closingAnOuterScopeFirstClosesTheScopesNestedInIt() {
         try (Nd4jBackend backend = new Nd4jBackend()) {
