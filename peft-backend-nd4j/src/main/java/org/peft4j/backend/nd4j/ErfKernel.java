@@ -4,7 +4,6 @@ import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -89,8 +88,7 @@ final class ErfKernel {
 
     /** {@code x} itself when its elements lie in one dense row-major run, else a copy that does. */
     private static INDArray dense(INDArray x) {
-        boolean plain = x.offset() == 0 && x.data().length() == x.length() && Shape.hasDefaultStridesForShape(x);
-        return plain ? x : x.dup('c');
+        return Nd4jTensor.isPlain(x) ? x : x.dup('c');
     }
 
     /** Overwrites {@code s.f[0, len)} with its erf or GELU, in loops simple enough for C2 to vectorize. */

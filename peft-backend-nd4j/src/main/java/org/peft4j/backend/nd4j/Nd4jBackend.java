@@ -28,11 +28,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@link Backend} on ND4J (nd4j-native, CPU). Tensors wrap dense row-major {@link INDArray}s:
+ * {@link Backend} on ND4J (nd4j-native, CPU). Tensors wrap {@link INDArray}s:
  * every operation returns a fresh array (ND4J views are copied), so a tensor owns its native buffer
- * and releasing it frees that buffer at once with {@link INDArray#close()}. The one exception is a
- * reshape of a dense tensor, which shares its source's buffer and pins the source until released
- * (no operation writes into an array after making it, so sharing is safe).
+ * and releasing it frees that buffer at once with {@link INDArray#close()}. The exceptions are
+ * reshapes and permutations, which share their source's buffer and pin the source until released
+ * (no operation writes into an array after making it, so sharing is safe); outside
+ * {@link #gradients} a permutation is a strided view, which the operations read as it is.
  *
  * <p>Memory: each thread has its own stack of {@link Scope}s; a tensor made while a scope is open
  * on the making thread belongs to that scope, other tensors (and {@linkplain #keep kept} ones)
@@ -359,21 +360,22 @@ public final class Nd4jBackend implements Backend {
     }
 
     /**
-     * {@link #compute} for a result that may share {@code input}'s buffer (a reshape): kept as such
-     * when it is dense and row-major, pinning {@code input}, instead of copied. A reshape feeding
-     * attention's head split copied ~25 MB per MiniLM layer at 32 x 64 tokens.
+     * {@link #compute} for a result that may be a view of {@code input}'s buffer (a reshape or a
+     * permutation), kept as such, pinning {@code input}, instead of copied: a dense row-major view
+     * always, a strided one ({@code strided}) only outside {@link #gradients} (SameDiff is fed dense
+     * arrays). Attention's head split copied every query, key and value twice per layer (~50 MB at
+     * 32 x 64 MiniLM tokens); batched products read the strided heads as they are.
      */
     Nd4jTensor computeShared(long[] shape, Function<SDVariable[], SDVariable> graph, Supplier<INDArray> eager,
-            Nd4jTensor input) {
+            Nd4jTensor input, boolean strided) {
         Nd4jTensor t = deferred(shape, graph, input);
         if (t != null) {
             return t;
         }
         INDArray out = eager.get();
         INDArray in = input.array();
-        boolean shares = out.length() > 0 && out.ordering() == 'c' && out.offset() == 0
-                && out.data().length() == out.length() && in.data().address() == out.data().address()
-                && org.nd4j.linalg.api.shape.Shape.hasDefaultStridesForShape(out);
+        boolean shares = out.length() > 0 && in.data().address() == out.data().address()
+                && (Nd4jTensor.isPlain(out) || strided && recording.get() == null);
         if (!shares) {
             return result(out, null, graph, input);
         }

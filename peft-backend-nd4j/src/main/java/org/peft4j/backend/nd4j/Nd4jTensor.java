@@ -180,9 +180,9 @@ final class Nd4jTensor implements Tensor {
     }
 
     /**
-     * A tensor whose value is {@code view}, a dense reshape sharing {@code source}'s buffer: instead
-     * of a copy, it pins {@code source} (whose buffer then outlives its own release) until freed.
-     * Safe because no operation writes into a tensor's array after making it.
+     * A tensor whose value is {@code view}, a reshape or permutation sharing {@code source}'s buffer:
+     * instead of a copy, it pins {@code source} (whose buffer then outlives its own release) until
+     * freed. Safe because no operation writes into a tensor's array after making it.
      */
     static Nd4jTensor sharing(Nd4jBackend backend, INDArray view, Nd4jTensor source) {
         Nd4jTensor t = new Nd4jTensor(backend, view, null);
@@ -323,7 +323,7 @@ final class Nd4jTensor implements Tensor {
     }
 
     /** Whether the array's buffer holds exactly its elements in row-major order. */
-    private static boolean isPlain(INDArray a) {
+    static boolean isPlain(INDArray a) {
         if (a.ordering() != 'c' || a.offset() != 0 || a.data().length() != a.length()) {
             return false;
         }
@@ -653,7 +653,7 @@ final class Nd4jTensor implements Tensor {
     public Tensor reshape(long... newShape) {
         long[] s = resolveShape(newShape);
         Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().reshape(v[0], s);
-        return backend.computeShared(s, graph, () -> array().reshape('c', s), this);
+        return backend.computeShared(s, graph, () -> array().reshape('c', s), this, false);
     }
 
     private long[] resolveShape(long[] newShape) {
@@ -712,7 +712,7 @@ final class Nd4jTensor implements Tensor {
         for (int i = 0; i < r; i++) {
             outShape[i] = shape[p[i]];
         }
-        return backend.compute(outShape, graph, () -> array().permute(p).dup('c'), this);
+        return backend.computeShared(outShape, graph, () -> array().permute(p), this, true);
     }
 
     @Override

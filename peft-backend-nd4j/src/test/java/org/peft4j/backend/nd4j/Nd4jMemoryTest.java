@@ -69,9 +69,9 @@ class Nd4jMemoryTest {
     }
 
     /**
-     * A reshape of a dense tensor shares its buffer instead of copying it, and the buffer lives as
-     * long as either tensor: released source, live reshape (in a closed scope, or kept) still reads;
-     * the buffer is freed once both are released.
+     * A reshape of a dense tensor (and, outside gradients, a permutation) shares its buffer instead
+     * of copying it, and the buffer lives as long as either tensor: released source, live reshape
+     * (in a closed scope, or kept) still reads; the buffer is freed once both are released.
      */
     @Test
     void aReshapeSharesItsSourceBufferUntilBothAreReleased() {
@@ -102,6 +102,19 @@ class Nd4jMemoryTest {
             assertThat(kept.toFloatArray()).containsExactly(2, 4, 6, 8, 10, 12);
             backend.release(kept);
             assertThat(scoped.wasClosed()).isTrue();
+            // a permutation is a strided view of its source; what reads it sees its elements
+            try (Scope s = backend.scope()) {
+                Tensor src = backend.fromFloats(v, 2, 3);
+                Tensor p = src.permute(1, 0);
+                assertThat(backend.unwrap(p).array().data().address()).as("no copy")
+                        .isEqualTo(backend.unwrap(src).array().data().address());
+                backend.release(src);
+                assertThat(p.toFloatArray()).containsExactly(1, 4, 2, 5, 3, 6);
+                assertThat(p.add(1f).toFloatArray()).containsExactly(2, 5, 3, 6, 4, 7);
+                assertThat(p.reshape(6).toFloatArray()).containsExactly(1, 4, 2, 5, 3, 6);
+                assertThat(p.matmul(backend.fromFloats(new float[] {1, 1}, 2, 1)).toFloatArray())
+                        .containsExactly(5, 7, 9);
+            }
             // a transposed (non-dense) tensor's reshape is a copy of its own
             Tensor t = backend.fromFloats(v, 2, 3).transposeLast2().reshape(6);
             assertThat(t.toFloatArray()).containsExactly(1, 4, 2, 5, 3, 6);
