@@ -291,6 +291,12 @@ public final class Nd4jBackend implements Backend {
 
     // ------------------------------------------------------------------ ownership
 
+    private void checkOpen() {
+        if (closed) {
+            throw new PeftException("the nd4j backend is closed");
+        }
+    }
+
     /** Wraps a fresh array the caller hands over, owned by the current scope of this thread. */
     Nd4jTensor wrap(INDArray array) {
         return wrap(array, array);
@@ -301,9 +307,7 @@ public final class Nd4jBackend implements Backend {
      * private array {@code array} is a view of); the tensor frees {@code base} when released.
      */
     Nd4jTensor wrap(INDArray array, INDArray base) {
-        if (closed) {
-            throw new PeftException("the nd4j backend is closed");
-        }
+        checkOpen();
         if (base != array && !array.isView() && (array.length() == 0 || base.length() == 0
                 || array.data().address() != base.data().address())) {
             // ND4J copied instead of viewing: the copy owns its memory, the intermediate can go
@@ -379,9 +383,7 @@ public final class Nd4jBackend implements Backend {
         if (!shares) {
             return result(out, null, graph, input);
         }
-        if (closed) {
-            throw new PeftException("the nd4j backend is closed");
-        }
+        checkOpen();
         t = Nd4jTensor.sharing(this, out, input);
         currentOwner().add(t);
         return recorded(t, graph, input);
@@ -409,9 +411,7 @@ public final class Nd4jBackend implements Backend {
         if (rec == null || !rec.isLazy() || !rec.tracksAny(inputs)) {
             return null;
         }
-        if (closed) {
-            throw new PeftException("the nd4j backend is closed");
-        }
+        checkOpen();
         Nd4jTensor t = new Nd4jTensor(this, shape, rec);
         currentOwner().add(t);
         rec.recordDeferred(t, graph, inputs);
@@ -467,9 +467,7 @@ public final class Nd4jBackend implements Backend {
 
     @Override
     public Scope scope() {
-        if (closed) {
-            throw new PeftException("the nd4j backend is closed");
-        }
+        checkOpen();
         ArrayDeque<Nd4jScope> stack = scopes.get();
         Nd4jScope s;
         synchronized (stack) {

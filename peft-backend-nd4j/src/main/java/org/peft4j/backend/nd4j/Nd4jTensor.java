@@ -46,8 +46,8 @@ final class Nd4jTensor implements Tensor {
     /** The array whose buffer this tensor frees: {@link #array} or the fresh array it views. */
     private INDArray base;
     /**
-     * The tensor whose buffer {@link #array} shares (a reshape of it), pinned while this tensor
-     * lives; null when this tensor frees its own {@link #base}.
+     * The tensor whose buffer {@link #array} shares (a reshape or permutation of it), pinned while
+     * this tensor lives; null when this tensor frees its own {@link #base}.
      */
     private Nd4jTensor source;
     /** A buffer released while pinned by a tape, freed once unpinned. */
