@@ -139,6 +139,7 @@ public final class Nd4jBackend implements Backend {
         this.graphs = new GraphCache(keptGraphs, graphMemory);
         long t0 = System.nanoTime();
         this.rng = Nd4j.getRandomFactory().getNewRandomInstance(System.nanoTime());
+        UnzeroedBuffers.install();
         if (LOG.isDebugEnabled()) {
             LOG.debug("ND4J backend ready in {} ms: {}", (System.nanoTime() - t0) / 1_000_000,
                     Nd4j.getExecutioner().getEnvironmentInformation());

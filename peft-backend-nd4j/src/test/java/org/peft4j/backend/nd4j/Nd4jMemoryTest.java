@@ -121,6 +121,36 @@ class Nd4jMemoryTest {
         }
     }
 
+    /**
+     * Operation outputs get memory that is not zeroed first (ND4J's own buffers always are) and is
+     * freed when the tensor is released; what must be zero still is, even on reused memory.
+     */
+    @Test
+    void operationOutputsSkipZeroingAndAreFreedOnRelease() {
+        try (Nd4jBackend backend = new Nd4jBackend()) {
+            int rows = 64;
+            int cols = 128;
+            for (int i = 0; i < 20; i++) {
+                Tensor big = backend.full(7f, rows, cols).mul(3f);
+                org.nd4j.linalg.api.buffer.DataBuffer data = backend.unwrap(big).array().data();
+                assertThat(UnzeroedBuffers.isUnzeroed(data)).isTrue();
+                assertThat(big.toFloatArray()).containsOnly(21f);
+                long before = Pointer.totalBytes();
+                backend.release(big);
+                assertThat(before - Pointer.totalBytes()).as("freed at release").isEqualTo(4L * rows * cols);
+                assertThat(backend.zeros(rows, cols).toFloatArray()).containsOnly(0f);
+                try (Scope s = backend.scope()) {
+                    assertThat(backend.full(2f, rows, cols).mul(0f).add(1f).toFloatArray()).containsOnly(1f);
+                }
+            }
+            try (Scope s = backend.scope()) {
+                Tensor small = backend.full(1f, 8).mul(2f);
+                assertThat(UnzeroedBuffers.isUnzeroed(backend.unwrap(small).array().data()))
+                        .as("small buffers stay ND4J's").isFalse();
+            }
+        }
+    }
+
     @Test
     void closingAnOuterScopeFirstClosesTheScopesNestedInIt() {
         try (Nd4jBackend backend = new Nd4jBackend()) {
