@@ -1,10 +1,6 @@
 package org.peft4j.backend.nd4j;
 
-import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * erf and exact GELU of eager FLOAT arrays, computed in Java. libnd4j's erf calls libm's scalar
@@ -35,18 +31,12 @@ final class ErfKernel {
     private static final double INV_SQRT2 = 1.0 / Math.sqrt(2.0);
     /** GELU's x where erf's argument reaches the clamp, -4 sqrt 2. */
     private static final double GELU_TAIL = -4.0 * Math.sqrt(2.0);
-    /** Elements per work item: small enough for the scratch arrays to stay in L1/L2. */
-    private static final int CHUNK = 4096;
-    /** Below this many elements one thread does it all: a fork costs more than it saves. */
-    private static final int PARALLEL_FROM = 1 << 16;
-
-    /** Per-thread scratch: the chunk in float and in double. */
+    /** Per-thread scratch: a chunk in double, before and after. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private static final class Scratch {
-        final float[] f = new float[CHUNK];
-        final double[] x = new double[CHUNK];
-        final double[] y = new double[CHUNK];
+        final double[] x = new double[FloatKernels.CHUNK];
+        final double[] y = new double[FloatKernels.CHUNK];
     }
 
     private ErfKernel() {
@@ -63,37 +53,11 @@ final class ErfKernel {
     }
 
     private static INDArray apply(INDArray x, boolean gelu) {
-        INDArray in = dense(x);
-        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, x.shape(), 'c');
-        long n = in.length();
-        if (n == 0) {
-            return out;
-        }
-        FloatBuffer src = in.data().asNioFloat();
-        FloatBuffer dst = out.data().asNioFloat();
-        int srcBase = src.position();
-        int dstBase = dst.position();
-        int chunks = (int) ((n + CHUNK - 1) / CHUNK);
-        IntStream work = IntStream.range(0, chunks);
-        (n >= PARALLEL_FROM ? work.parallel() : work).forEach(c -> {
-            Scratch s = SCRATCH.get();
-            int from = c * CHUNK;
-            int len = (int) Math.min(CHUNK, n - from);
-            src.get(srcBase + from, s.f, 0, len);
-            chunk(s, len, gelu);
-            dst.put(dstBase + from, s.f, 0, len);
-        });
-        return out;
+        return FloatKernels.map(x, FloatKernels.CHUNK, (f, len) -> chunk(SCRATCH.get(), f, len, gelu));
     }
 
-    /** {@code x} itself when its elements lie in one dense row-major run, else a copy that does. */
-    private static INDArray dense(INDArray x) {
-        return Nd4jTensor.isPlain(x) ? x : x.dup('c');
-    }
-
-    /** Overwrites {@code s.f[0, len)} with its erf or GELU, in loops simple enough for C2 to vectorize. */
-    private static void chunk(Scratch s, int len, boolean gelu) {
-        float[] f = s.f;
+    /** Overwrites {@code f[0, len)} with its erf or GELU, in loops simple enough for C2 to vectorize. */
+    private static void chunk(Scratch s, float[] f, int len, boolean gelu) {
         double[] x = s.x;
         double[] y = s.y;
         double scale = gelu ? INV_SQRT2 : 1.0;

@@ -956,23 +956,8 @@ final class Nd4jTensor implements Tensor {
             }
             return centered.div(sd.math().sqrt(var.add((double) eps))).mul(gain).add(v[2]);
         };
-        return backend.computeView(shape, graph, () -> {
-            long h = shape[r - 1];
-            INDArray x2 = array().reshape('c', numel() / h, h);
-            INDArray mu = x2.mean(true, 1);
-            INDArray out = x2.subColumnVector(mu);
-            INDArray sq = out.mul(out);
-            INDArray std = sq.mean(true, 1).addi(eps);
-            Transforms.sqrt(std, false);
-            out.diviColumnVector(std).muliRowVector(g.array()).addiRowVector(bt.array());
-            closeArray(mu);
-            closeArray(sq);
-            closeArray(std);
-            if (x2 != array() && !x2.isView()) {
-                closeArray(x2); // reshape copied a non-contiguous input
-            }
-            return new Nd4jBackend.View(out.reshape('c', shape), out);
-        }, this, g, bt);
+        return backend.compute(shape, graph,
+                () -> FloatKernels.layerNorm(array(), g.array().toFloatVector(), bt.array().toFloatVector(), eps), this, g, bt);
     }
 
     @Override

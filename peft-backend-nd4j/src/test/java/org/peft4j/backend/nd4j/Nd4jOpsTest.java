@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.DType;
@@ -110,6 +111,62 @@ class Nd4jOpsTest {
             Tensor m = t(iota(12, -6f), 3, 4).div(2f);
             assertThat(m.transposeLast2().gelu().toFloatArray())
                     .containsExactly(m.gelu().transposeLast2().toFloatArray());
+        }
+    }
+
+    // ---------------------------------------------------------------- layer norm
+
+    /**
+     * Eager layer norm (computed by {@link FloatKernels}, not libnd4j) against the textbook formula
+     * in double: rows narrower and wider than a kernel chunk, widths that are not a multiple of 4,
+     * enough rows for both cores, a transposed (strided) input, a constant row.
+     */
+    @ParameterizedTest(name = "{0} rows x {1}")
+    @CsvSource({"1, 1", "3, 7", "5000, 384", "2, 5001", "70, 4097"})
+    void layerNormMatchesTheFormulaInDouble(int rows, int width) {
+        java.util.Random r = new java.util.Random(rows * 31L + width);
+        float[] x = new float[rows * width];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (r.nextGaussian() * 3 + 10);
+        }
+        float[] gain = new float[width];
+        float[] bias = new float[width];
+        for (int j = 0; j < width; j++) {
+            gain[j] = (float) r.nextGaussian();
+            bias[j] = (float) r.nextGaussian();
+        }
+        float eps = 1e-5f;
+        try (Scope s = backend.scope()) {
+            float[] got = t(x, rows, width).layerNorm(t(gain, width), t(bias, width), eps).toFloatArray();
+            for (int i = 0; i < rows; i++) {
+                double mean = 0;
+                for (int j = 0; j < width; j++) {
+                    mean += x[i * width + j];
+                }
+                mean /= width;
+                double var = 0;
+                for (int j = 0; j < width; j++) {
+                    var += (x[i * width + j] - mean) * (x[i * width + j] - mean);
+                }
+                double inv = 1 / Math.sqrt(var / width + eps);
+                for (int j = 0; j < width; j++) {
+                    double want = (x[i * width + j] - mean) * inv * gain[j] + bias[j];
+                    assertThat((double) got[i * width + j]).as("row %d, column %d", i, j)
+                            .isCloseTo(want, within(2e-5 * (1 + Math.abs(want))));
+                }
+            }
+            // a transposed input is read in its logical order
+            Tensor xt = t(x, width, rows).transposeLast2();
+            float[] fromView = xt.layerNorm(t(gain, width), t(bias, width), eps).toFloatArray();
+            float[] fromCopy = t(xt.toFloatArray(), rows, width).layerNorm(t(gain, width), t(bias, width), eps)
+                    .toFloatArray();
+            // isEqualTo, not containsExactly: AssertJ's element diff is quadratic in the length
+            assertThat(fromView).isEqualTo(fromCopy);
+            // a constant row normalizes to the bias (its variance is 0: eps keeps it finite)
+            float[] constant = new float[width];
+            java.util.Arrays.fill(constant, 4f);
+            assertThat(t(constant, 1, width).layerNorm(t(gain, width), t(bias, width), eps).toFloatArray())
+                    .isEqualTo(bias);
         }
     }
 
