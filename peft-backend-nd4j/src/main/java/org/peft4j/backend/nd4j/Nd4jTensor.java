@@ -805,15 +805,18 @@ final class Nd4jTensor implements Tensor {
             SameDiff sd = v[0].getSameDiff();
             return sd.mmul(expand(sd, v[0], sa, fullA), expand(sd, v[1], sb, fullB));
         };
-        return backend.compute(concat(lead, m, n), graph, () -> {
+        long[] outShape = concat(lead, m, n);
+        return backend.compute(outShape, graph, () -> {
+            // an output of our own: the one Nd4j.matmul allocates is zeroed first
+            INDArray out = Nd4j.createUninitialized(DataType.FLOAT, outShape, 'c');
             if (same) {
-                return Nd4j.matmul(a.array(), b.array());
+                return Nd4j.matmul(a.array(), b.array(), out);
             }
             // broadcast the batch axes by tiling, then a batched matmul
             INDArray x = expand(a.array(), fullA);
             INDArray z = expand(b.array(), fullB);
             try {
-                return Nd4j.matmul(x, z);
+                return Nd4j.matmul(x, z, out);
             } finally {
                 if (x != a.array()) {
                     closeArray(x);
@@ -923,9 +926,9 @@ final class Nd4jTensor implements Tensor {
 
     /**
      * Layer normalisation over the last axis with the default's arithmetic (mean, centred, mean of
-     * squares, divide by sqrt(var + eps), gain, bias) on one fresh array worked in place: the
-     * composed default allocates four activation-sized intermediates. Recorded as the composed
-     * expression.
+     * squares, divide by sqrt(var + eps), gain, bias), computed by {@link FloatKernels#layerNorm}
+     * (one fresh array; the composed default allocates four activation-sized intermediates).
+     * Recorded as the composed expression.
      */
     @Override
     public Tensor layerNorm(Tensor gamma, Tensor beta, float eps) {
