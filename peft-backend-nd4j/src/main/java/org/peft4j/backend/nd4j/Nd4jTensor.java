@@ -9,6 +9,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.CustomOp;
 import org.nd4j.linalg.api.ops.impl.shape.Gather;
+import org.nd4j.linalg.api.ops.impl.shape.Reshape;
 import org.nd4j.linalg.api.ops.impl.shape.Tile;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.XwPlusB;
@@ -652,7 +653,7 @@ final class Nd4jTensor implements Tensor {
     @Override
     public Tensor reshape(long... newShape) {
         long[] s = resolveShape(newShape);
-        Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().reshape(v[0], s);
+        Function<SDVariable[], SDVariable> graph = v -> recordReshape(v[0], s);
         return backend.computeShared(s, graph, () -> array().reshape('c', s), this, false);
     }
 
@@ -789,7 +790,7 @@ final class Nd4jTensor implements Tensor {
             outShape[ra - 1] = n;
             Function<SDVariable[], SDVariable> graph = ra == 2 ? v -> v[0].getSameDiff().mmul(v[0], v[1]) : v -> {
                 SameDiff sd = v[0].getSameDiff();
-                return sd.reshape(sd.mmul(sd.reshape(v[0], rows, k), v[1]), outShape);
+                return recordReshape(sd.mmul(recordReshape(v[0], rows, k), v[1]), outShape);
             };
             return backend.computeView(outShape, graph, () -> {
                 INDArray x = ra == 2 ? a.array() : a.array().reshape('c', rows, k);
@@ -826,6 +827,21 @@ final class Nd4jTensor implements Tensor {
                 }
             }
         }, a, b);
+    }
+
+    /**
+     * Records {@code v} reshaped. A reshape copies in a SameDiff run (and again in the backward), so
+     * a reshape of a reshape (a linear layer's output split into heads, merged heads flattened for
+     * the next layer) records one reshape of the first one's input; the first then has no reader
+     * and is not run.
+     */
+    static SDVariable recordReshape(SDVariable v, long... shape) {
+        SameDiff sd = v.getSameDiff();
+        SDVariable source = v;
+        if (sd.getVariableOutputOp(v.name()) instanceof Reshape producer) {
+            source = producer.arg(0);
+        }
+        return sd.reshape(source, shape);
     }
 
     /** A graph operand fed from outside (no parameter behind it), so no gradient is wanted for it. */
@@ -897,7 +913,7 @@ final class Nd4jTensor implements Tensor {
         outShape[r - 1] = outF;
         Function<SDVariable[], SDVariable> graph = v -> {
             SameDiff sd = v[0].getSameDiff();
-            SDVariable x2 = r == 2 ? v[0] : sd.reshape(v[0], rows, in);
+            SDVariable x2 = r == 2 ? v[0] : recordReshape(v[0], rows, in);
             SDVariable o;
             if (isFed(v[1]) && (b == null || isFed(v[2]))) {
                 // A frozen weight (and bias): xw_plus_b's gradient is three separate ops, so a run
@@ -911,7 +927,7 @@ final class Nd4jTensor implements Tensor {
                     o = sd.math().add(o, v[2]);
                 }
             }
-            return r == 2 ? o : sd.reshape(o, outShape);
+            return r == 2 ? o : recordReshape(o, outShape);
         };
         Nd4jTensor[] inputs = b == null ? new Nd4jTensor[] {this, w} : new Nd4jTensor[] {this, w, b};
         return backend.computeView(outShape, graph, () -> {

@@ -296,6 +296,33 @@ class Nd4jGradientsTest {
         }
     }
 
+    /**
+     * Reshapes of reshapes are recorded as one reshape of the first one's input (a reshape copies in
+     * a SameDiff run): the gradients stay right through attention's shape chain (a linear layer on
+     * a 3-D input split into heads, heads merged, the next linear layer), when a reshape returns to
+     * its input's shape, and when the first reshape is also read by something else.
+     */
+    @Test
+    void chainedReshapesDifferentiate() {
+        try (Scope outer = backend.scope()) {
+            Tensor x = t(Reference.randoms(2 * 3 * 4, 16), 2, 3, 4);
+            checkAgainstFiniteDifferences(List.of(Reference.randoms(4 * 4, 17), Reference.randoms(4 * 4, 18)),
+                    List.of(new long[] {4, 4}, new long[] {4, 4}),
+                    p -> {
+                        Tensor heads = x.linear(p.get(0), null).reshape(2, 3, 2, 2).permute(0, 2, 1, 3);
+                        Tensor scores = heads.matmul(heads.transposeLast2()).softmax(-1).matmul(heads);
+                        Tensor merged = scores.permute(0, 2, 1, 3).reshape(2, 3, 4);
+                        Tensor y = merged.linear(p.get(1), null).tanh();
+                        Tensor flat = y.reshape(6, 4);
+                        return flat.reshape(2, 3, 4).mul(y).sum(false).add(flat.reshape(24).square().mean(false));
+                    });
+        }
+        org.nd4j.autodiff.samediff.SameDiff sd = org.nd4j.autodiff.samediff.SameDiff.create();
+        org.nd4j.autodiff.samediff.SDVariable a = sd.var("a", org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 6);
+        org.nd4j.autodiff.samediff.SDVariable twice = Nd4jTensor.recordReshape(Nd4jTensor.recordReshape(a, 3, 4), 12);
+        assertThat(sd.getVariableOutputOp(twice.name()).arg(0).name()).as("reshapes the original").isEqualTo("a");
+    }
+
     @Test
     void broadcastAndShapeOpsDifferentiate() {
         try (Scope outer = backend.scope()) {
