@@ -213,10 +213,7 @@ final class Nd4jTensor implements Tensor {
                 return;
             }
         }
-        closeArray(toFree);
-        if (src != null) {
-            src.unpin();
-        }
+        dispose(toFree, src);
     }
 
     /** Keeps the buffer alive (even if released) until {@link #unpin}: a SameDiff constant shares it. */
@@ -236,11 +233,14 @@ final class Nd4jTensor implements Tensor {
                 pendingSource = null;
             }
         }
-        if (toFree != null) {
-            closeArray(toFree);
-        }
-        if (src != null) {
-            src.unpin();
+        dispose(toFree, src);
+    }
+
+    /** Frees a released buffer and lets go of the tensor it shared (either may be null). */
+    private static void dispose(INDArray buffer, Nd4jTensor sharedSource) {
+        closeArray(buffer);
+        if (sharedSource != null) {
+            sharedSource.unpin();
         }
     }
 

@@ -25,7 +25,8 @@ final class UnzeroedBuffers extends DefaultDataBufferFactory {
     private static final Logger LOG = LoggerFactory.getLogger(UnzeroedBuffers.class);
     /** Below this many floats zeroing costs less than JavaCPP's bookkeeping of a separate block. */
     static final long MIN_ELEMENTS = 4096;
-    private static volatile boolean installed;
+    /** Guarded by the class lock ({@link #install} is synchronized). */
+    private static boolean installed;
 
     /** Replaces ND4J's default buffer factory (once; leaves any other factory a user installed). */
     static synchronized void install() {
@@ -74,12 +75,9 @@ final class UnzeroedBuffers extends DefaultDataBufferFactory {
             this.memory = memory;
         }
 
+        /** JavaCPP throws {@link OutOfMemoryError} itself when the memory cannot be had. */
         static OwnedFloatBuffer allocate(long length) {
-            FloatPointer memory = new FloatPointer(length);
-            if (memory.isNull()) {
-                throw new OutOfMemoryError("cannot allocate " + length + " floats off-heap");
-            }
-            return new OwnedFloatBuffer(memory, length);
+            return new OwnedFloatBuffer(new FloatPointer(length), length);
         }
 
         @Override
