@@ -43,10 +43,13 @@ rows_per_forward() { command -v curl > /dev/null && curl -s "$url/metrics" | awk
 line() { echo "{\"scenario\":\"$1\",\"result\":$result,\"steal_percent\":$steal$(rows_per_forward),\"peak_rss_kb\":$(stop)}"; }
 
 models="all-MiniLM-L6-v2,$(IFS=,; echo "${names[*]}")"
-for rows in 64 1; do
-  serve /tmp/serve-bench.log --adapter-dir "$src" --max-batch-rows $rows
-  load "$requests" --models "$models" --concurrency 16 # the warm-up also loads every adapter and JIT-compiles the server
-  line "16 clients, 8 adapters + base, --max-batch-rows $rows"
+# batching's gain with one forward pass at a time (all cores on it) and with the default two workers
+for workers in 1 2; do
+  for rows in 64 1; do
+    serve /tmp/serve-bench.log --adapter-dir "$src" --workers $workers --max-batch-rows $rows
+    load "$requests" --models "$models" --concurrency 16 # the warm-up also loads every adapter and JIT-compiles the server
+    line "16 clients, 8 adapters + base, --workers $workers --max-batch-rows $rows"
+  done
 done
 
 serve /tmp/serve-bench.log --adapter-dir "$many" --max-loaded 8

@@ -19,14 +19,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one thread that runs the model. Cross-adapter batching: rows of every request, whatever adapter they name, wait in one queue;
- * one thread takes what arrives within {@code maxWaitMs} of the first (up to {@code maxBatchRows}),
+ * The threads that run the model ({@link ServeOptions#workers}, one by default). Cross-adapter batching: rows of every
+ * request, whatever adapter they name, wait in one queue; a free worker takes what arrives within {@code maxWaitMs} of
+ * the first (up to {@code maxBatchRows}),
  * sorts it by length, cuts it where the padded length would jump to the next bucket, and runs each
  * part as one mixed-adapter forward pass ({@link PeftModel#withRowAdapters}) over the rows packed
  * back to back ({@link PackedBatch}: no padding between them; each token routed to its row's
  * adapter). Each row gets what it would get alone: its adapter's sentence embedding or its head's
  * class probabilities.
- * Completions of a decoder run one at a time, between batches.
+ * Completions of a decoder run one at a time on a worker, between its batches.
  */
 final class Batcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Batcher.class);
@@ -48,7 +49,7 @@ final class Batcher implements AutoCloseable {
      * @param ids its token ids, special tokens included, truncated (tokenized once, by the request's thread)
      * @param types its token types
      * @param classify class probabilities (true) or the sentence embedding (false)
-     * @param result completed by the batching thread
+     * @param result completed by the worker that ran it
      */
     record Row(ServedAdapters.Served adapter, long[] ids, long[] types, boolean classify, CompletableFuture<float[]> result)
             implements Work {
@@ -68,7 +69,7 @@ final class Batcher implements AutoCloseable {
             implements Work {
     }
 
-    /** What the one model thread runs. */
+    /** What a worker runs. */
     sealed interface Work permits Row, Generation {
     }
 
@@ -82,7 +83,7 @@ final class Batcher implements AutoCloseable {
     private final int maxQueue;
     private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger pending = new AtomicInteger();
-    private final Thread thread;
+    private final List<Thread> workers = new ArrayList<>();
     private volatile boolean stopping;
 
     /**
@@ -99,9 +100,12 @@ final class Batcher implements AutoCloseable {
         this.maxBatchRows = options.maxBatchRows();
         this.maxWaitNanos = TimeUnit.MILLISECONDS.toNanos(options.maxWaitMs());
         this.maxQueue = options.maxQueue();
-        this.thread = new Thread(this::loop, "peft-batcher");
-        thread.setDaemon(true);
-        thread.start();
+        for (int i = 0; i < options.workers(); i++) {
+            Thread worker = new Thread(this::loop, "peft-batcher-" + i);
+            worker.setDaemon(true);
+            worker.start();
+            workers.add(worker);
+        }
     }
 
     /** Queues all of {@code rows} (or one generation) or none: 429 when they do not fit, 503 once stopping. */
@@ -238,11 +242,14 @@ final class Batcher implements AutoCloseable {
         metrics.batch(rows.size(), (System.nanoTime() - start) / 1e9);
     }
 
-    /** Stops taking requests, finishes the queued rows (waiting up to {@code timeoutMs}) and stops the thread. */
+    /** Stops taking requests, finishes the queued rows (waiting up to {@code timeoutMs}) and stops the workers. */
     void drain(long timeoutMs) {
         stopping = true;
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         try {
-            thread.join(timeoutMs);
+            for (Thread worker : workers) {
+                worker.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

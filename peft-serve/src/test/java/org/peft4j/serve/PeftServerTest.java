@@ -95,8 +95,9 @@ class PeftServerTest {
             expected.put(name, embedInProcess(root.resolve(name)));
         }
         expected.put(BASE, embedInProcess(null));
+        // two workers: every test below also checks that passes running at once answer as one-by-one
         server = PeftServer.start(encoder, factory, ServeOptions.defaults().withPort(0).withAdapterDir(root)
-                .withApiKey(KEY).withMaxLoaded(8), Map.of("emb", root.resolve("emb")));
+                .withApiKey(KEY).withMaxLoaded(8).withWorkers(2), Map.of("emb", root.resolve("emb")));
     }
 
     @AfterAll
@@ -510,5 +511,7 @@ class PeftServerTest {
                 .hasMessageContaining("port");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServeOptions.defaults().withApiKey(" "))
                 .hasMessageContaining("API key");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServeOptions.defaults().withWorkers(0))
+                .hasMessageContaining("workers").hasMessageContaining("got 0");
     }
 }

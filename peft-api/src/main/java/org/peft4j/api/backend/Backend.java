@@ -14,6 +14,36 @@ import java.util.function.Supplier;
  */
 public interface Backend extends AutoCloseable {
 
+    /**
+     * System property: how many threads the engine may use inside one operation (PyTorch's and
+     * OpenMP's intra-op threads, OpenBLAS's threads). Unset: the engine's own choice (the cores).
+     * Read when a backend is created; set it lower when several threads run the model at once
+     * (as {@code peft serve --workers} does) so their operations do not fight over the cores.
+     */
+    String INTRA_OP_THREADS = "peft.intraOpThreads";
+
+    /**
+     * The {@link #INTRA_OP_THREADS} setting: empty when unset.
+     *
+     * @throws org.peft4j.api.PeftException when it is not a whole number in [1, 4096]
+     */
+    static java.util.OptionalInt intraOpThreads() {
+        String value = System.getProperty(INTRA_OP_THREADS);
+        if (value == null || value.isBlank()) {
+            return java.util.OptionalInt.empty();
+        }
+        try {
+            int threads = Integer.parseInt(value.trim());
+            if (threads >= 1 && threads <= 4096) {
+                return java.util.OptionalInt.of(threads);
+            }
+        } catch (NumberFormatException e) {
+            // named below
+        }
+        throw new org.peft4j.api.PeftException("-D" + INTRA_OP_THREADS + " must be a whole number of threads in [1, 4096], got '"
+                + value + "'");
+    }
+
     /** The name users select this backend by (for example {@code "djl"}); never null. */
     String name();
 

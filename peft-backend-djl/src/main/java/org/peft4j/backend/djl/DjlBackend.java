@@ -40,6 +40,8 @@ public final class DjlBackend implements Backend {
             System.setProperty("ai.djl.offline", "true");
         }
         this.engine = Engine.getEngine(ENGINE);
+        // PyTorch's intra-op pool is one per process: set after the engine loads, so it holds whoever loaded it first
+        Backend.intraOpThreads().ifPresent(ai.djl.pytorch.jni.JniUtils::setNumThreads);
         this.root = engine.newBaseManager();
     }
 

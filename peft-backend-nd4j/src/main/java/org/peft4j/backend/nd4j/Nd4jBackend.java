@@ -140,6 +140,12 @@ public final class Nd4jBackend implements Backend {
         long t0 = System.nanoTime();
         this.rng = Nd4j.getRandomFactory().getNewRandomInstance(System.nanoTime());
         UnzeroedBuffers.install();
+        // libnd4j's loops take their thread count from maxMasterThreads (its setMaxThreads does nothing in M2.1);
+        // OpenBLAS has one pool per process
+        Backend.intraOpThreads().ifPresent(n -> {
+            Nd4j.getEnvironment().setMaxMasterThreads(n);
+            Nd4j.factory().blas().setMaxThreads(n);
+        });
         if (LOG.isDebugEnabled()) {
             LOG.debug("ND4J backend ready in {} ms: {}", (System.nanoTime() - t0) / 1_000_000,
                     Nd4j.getExecutioner().getEnvironmentInformation());

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.peft4j.api.backend.Backend;
 import org.peft4j.models.PretrainedDecoder;
 import org.peft4j.models.PretrainedEncoder;
 import org.peft4j.models.io.HfCache;
@@ -52,6 +53,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-wait-ms", defaultValue = "5", description = "How long a request waits for others to share its forward pass. Default: ${DEFAULT-VALUE}")
     int maxWaitMs;
 
+    @Option(names = "--workers", defaultValue = "2",
+            description = "Forward passes run at once, each over its own batch with cores/N engine threads (unless -D"
+                    + Backend.INTRA_OP_THREADS + " is set): one pass's gaps between operations and while its batch is "
+                    + "gathered and answered leave the cores to the other. Default: ${DEFAULT-VALUE}")
+    int workers;
+
     @Option(names = "--max-loaded", defaultValue = "64", description = "Most adapters resident; the least recently used is evicted. Default: ${DEFAULT-VALUE}")
     int maxLoaded;
 
@@ -71,8 +78,13 @@ final class ServeCommand implements Callable<Integer> {
         if (adapterDir != null && !java.nio.file.Files.isDirectory(adapterDir)) {
             throw new PeftCli.UsageException("--adapter-dir " + adapterDir + " is not a folder");
         }
-        ServeOptions options = new ServeOptions(host, port, maxBatchRows, maxWaitMs, maxLoaded, maxQueue, maxLength,
+        ServeOptions options = new ServeOptions(host, port, maxBatchRows, maxWaitMs, workers, maxLoaded, maxQueue, maxLength,
                 adapterDir, apiKey == null || apiKey.isEmpty() ? null : apiKey);
+        if (System.getProperty(Backend.INTRA_OP_THREADS) == null) {
+            // before the backend is made: it reads the setting once
+            System.setProperty(Backend.INTRA_OP_THREADS,
+                    String.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors() / workers)));
+        }
         Path folder = modelOptions.model.equalsIgnoreCase(PretrainedEncoder.MINILM) ? null : HfCache.folder(modelOptions.model);
         boolean decoder = folder != null && PretrainedDecoder.isDecoder(folder);
         PretrainedEncoder encoder = decoder ? null : modelOptions.encoder();
