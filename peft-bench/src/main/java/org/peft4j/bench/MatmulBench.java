@@ -18,15 +18,15 @@ import org.peft4j.api.backend.Tensor;
 
 /**
  * Square float matrix products, n = 1024 (2 n^3 = 2.15 GFLOP each): through each peft4j backend
- * and straight on the engines (PyTorch's and OpenBLAS's sgemm), the machine's sgemm peak in the
- * same run. GFLOP/s = 2.147 / (ms per op) * 1000.
+ * and straight on the engines (PyTorch's sgemm, and ND4J's: MKL on Intel CPUs, else OpenBLAS, as
+ * the ND4J backend chooses), the machine's sgemm peak in the same run. GFLOP/s = 2.147 / (ms per op) * 1000.
  */
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 8, time = 2)
 public class MatmulBench extends BenchDefaults {
     private static final int N = 1024;
 
-    @Param({"peft-djl", "peft-nd4j", "raw-pytorch", "raw-openblas"})
+    @Param({"peft-djl", "peft-nd4j", "raw-pytorch", "raw-nd4j-blas"})
     public String impl;
 
     private Backend b;
@@ -54,6 +54,7 @@ public class MatmulBench extends BenchDefaults {
                 dy = manager.create(c, new Shape(N, N));
             }
             default -> {
+                b = Peft.backend("nd4j"); // loads ND4J with the BLAS the backend runs on
                 nx = Nd4j.create(a, new long[] {N, N}, 'c');
                 ny = Nd4j.create(c, new long[] {N, N}, 'c');
             }
@@ -68,7 +69,7 @@ public class MatmulBench extends BenchDefaults {
                     return z.getFloat(0, 0);
                 }
             }
-            case "raw-openblas" -> {
+            case "raw-nd4j-blas" -> {
                 // the call peft4j's ND4J backend makes for a 2-D product
                 INDArray z = Nd4j.gemm(nx, ny, false, false);
                 float v = z.getFloat(0, 0);

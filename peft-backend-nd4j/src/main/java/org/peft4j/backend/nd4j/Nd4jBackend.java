@@ -133,6 +133,7 @@ public final class Nd4jBackend implements Backend {
      * it goes when {@code recycleArrays}; for tests.
      */
     Nd4jBackend(int keptGraphs, double graphMemory, boolean lazyGradients, boolean recycleArrays) {
+        Nd4jBlas.choose(); // before anything loads ND4J
         adviseWaitPolicy();
         this.lazyGradients = lazyGradients;
         this.recycleArrays = recycleArrays;

@@ -26,8 +26,8 @@ public final class Nd4jBackendProvider implements BackendProvider {
 
     @Override
     public String description() {
-        return "ND4J " + version("org.nd4j", "nd4j-api") + " (nd4j-native CPU, OpenBLAS "
-                + version("org.bytedeco", "openblas") + "), autodiff via SameDiff";
+        return "ND4J " + version("org.nd4j", "nd4j-api") + " (nd4j-native CPU; BLAS: MKL " + version("org.bytedeco", "mkl")
+                + " on Intel CPUs, else OpenBLAS " + version("org.bytedeco", "openblas") + "), autodiff via SameDiff";
     }
 
     @Override

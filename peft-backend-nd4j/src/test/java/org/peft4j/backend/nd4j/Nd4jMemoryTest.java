@@ -31,7 +31,7 @@ class Nd4jMemoryTest {
             }
         }
         assertThat(found).isInstanceOf(Nd4jBackendProvider.class);
-        assertThat(found.description()).contains("ND4J 1.0.0-M2.1").contains("OpenBLAS").contains("SameDiff");
+        assertThat(found.description()).contains("ND4J 1.0.0-M2.1").contains("MKL").contains("OpenBLAS").contains("SameDiff");
         try (Backend b = found.create()) {
             assertThat(b.name()).isEqualTo("nd4j");
         }
