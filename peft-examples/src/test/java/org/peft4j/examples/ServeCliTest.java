@@ -94,6 +94,9 @@ class ServeCliTest {
         r = CliTest.run("serve", "--max-batch-rows", "0");
         assertThat(r[0]).isEqualTo("2");
         assertThat(r[2]).contains("max batch rows must be in [1, 4096], got 0");
+        r = CliTest.run("serve", "--workers", "0");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2]).contains("workers must be in [1, 256], got 0");
         r = CliTest.run("loadtest", "--url", "ftp://x", "--models", "a");
         assertThat(r[0]).isEqualTo("2");
         assertThat(r[2]).contains("url must be");
