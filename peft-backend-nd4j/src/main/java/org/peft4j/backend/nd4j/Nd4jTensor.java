@@ -450,7 +450,8 @@ final class Nd4jTensor implements Tensor {
             }
             return asFloat().scalarOp(s, add);
         }
-        Function<SDVariable[], SDVariable> graph = v -> add ? v[0].add((double) s) : v[0].mul((double) s);
+        Function<SDVariable[], SDVariable> graph =
+                v -> backend.recorder().elementwise(v[0], shape, x -> add ? x.add((double) s) : x.mul((double) s));
         return backend.compute(shape, graph, () -> add ? array().add(s) : array().mul(s), this);
     }
 
@@ -515,26 +516,26 @@ final class Nd4jTensor implements Tensor {
     @Override
     public Tensor gelu() {
         Nd4jTensor x = asFloat();
-        Function<SDVariable[], SDVariable> graph =
-                v -> v[0].mul(0.5).mul(v[0].getSameDiff().math().erf(v[0].mul(INV_SQRT2)).add(1.0));
+        Function<SDVariable[], SDVariable> graph = v -> backend.recorder().elementwise(v[0], shape,
+                u -> u.mul(0.5).mul(u.getSameDiff().math().erf(u.mul(INV_SQRT2)).add(1.0)));
         return backend.compute(shape, graph, () -> ErfKernel.gelu(x.array()), x);
     }
 
     private Tensor unary(Unary op) {
         Nd4jTensor x = asFloat();
-        Function<SDVariable[], SDVariable> graph = v -> {
-            SameDiff sd = v[0].getSameDiff();
+        Function<SDVariable[], SDVariable> graph = v -> backend.recorder().elementwise(v[0], shape, u -> {
+            SameDiff sd = u.getSameDiff();
             return switch (op) {
-                case SQRT -> sd.math().sqrt(v[0]);
-                case EXP -> sd.math().exp(v[0]);
-                case LOG -> sd.math().log(v[0]);
-                case ABS -> sd.math().abs(v[0]);
-                case TANH -> sd.math().tanh(v[0]);
-                case SIGMOID -> sd.nn().sigmoid(v[0]);
-                case RELU -> sd.nn().relu(v[0], 0.0);
-                case ERF -> sd.math().erf(v[0]);
+                case SQRT -> sd.math().sqrt(u);
+                case EXP -> sd.math().exp(u);
+                case LOG -> sd.math().log(u);
+                case ABS -> sd.math().abs(u);
+                case TANH -> sd.math().tanh(u);
+                case SIGMOID -> sd.nn().sigmoid(u);
+                case RELU -> sd.nn().relu(u, 0.0);
+                case ERF -> sd.math().erf(u);
             };
-        };
+        });
         return backend.compute(shape, graph, () -> {
             INDArray a = x.array();
             if (a.length() == 0) {
@@ -653,7 +654,7 @@ final class Nd4jTensor implements Tensor {
     @Override
     public Tensor reshape(long... newShape) {
         long[] s = resolveShape(newShape);
-        Function<SDVariable[], SDVariable> graph = v -> recordReshape(v[0], s);
+        Function<SDVariable[], SDVariable> graph = v -> backend.recorder().reshape(v[0], s);
         return backend.computeShared(s, graph, () -> array().reshape('c', s), this, false);
     }
 
@@ -790,7 +791,10 @@ final class Nd4jTensor implements Tensor {
             outShape[ra - 1] = n;
             Function<SDVariable[], SDVariable> graph = ra == 2 ? v -> v[0].getSameDiff().mmul(v[0], v[1]) : v -> {
                 SameDiff sd = v[0].getSameDiff();
-                return recordReshape(sd.mmul(recordReshape(v[0], rows, k), v[1]), outShape);
+                Recorder rec = backend.recorder();
+                SDVariable y = sd.mmul(rec.reshape(v[0], rows, k), v[1]);
+                rec.shape(y, rows, n);
+                return rec.reshape(y, outShape);
             };
             return backend.computeView(outShape, graph, () -> {
                 INDArray x = ra == 2 ? a.array() : a.array().reshape('c', rows, k);
@@ -827,21 +831,6 @@ final class Nd4jTensor implements Tensor {
                 }
             }
         }, a, b);
-    }
-
-    /**
-     * Records {@code v} reshaped. A reshape copies in a SameDiff run (and again in the backward), so
-     * a reshape of a reshape (a linear layer's output split into heads, merged heads flattened for
-     * the next layer) records one reshape of the first one's input; the first then has no reader
-     * and is not run.
-     */
-    static SDVariable recordReshape(SDVariable v, long... shape) {
-        SameDiff sd = v.getSameDiff();
-        SDVariable source = v;
-        if (sd.getVariableOutputOp(v.name()) instanceof Reshape producer) {
-            source = producer.arg(0);
-        }
-        return sd.reshape(source, shape);
     }
 
     /** A graph operand fed from outside (no parameter behind it), so no gradient is wanted for it. */
@@ -913,7 +902,8 @@ final class Nd4jTensor implements Tensor {
         outShape[r - 1] = outF;
         Function<SDVariable[], SDVariable> graph = v -> {
             SameDiff sd = v[0].getSameDiff();
-            SDVariable x2 = r == 2 ? v[0] : recordReshape(v[0], rows, in);
+            Recorder rec = backend.recorder();
+            SDVariable x2 = r == 2 ? v[0] : rec.reshape(v[0], rows, in);
             SDVariable o;
             if (isFed(v[1]) && (b == null || isFed(v[2]))) {
                 // A frozen weight (and bias): xw_plus_b's gradient is three separate ops, so a run
@@ -927,7 +917,8 @@ final class Nd4jTensor implements Tensor {
                     o = sd.math().add(o, v[2]);
                 }
             }
-            return r == 2 ? o : recordReshape(o, outShape);
+            rec.shape(o, rows, outF);
+            return r == 2 ? o : rec.reshape(o, outShape);
         };
         Nd4jTensor[] inputs = b == null ? new Nd4jTensor[] {this, w} : new Nd4jTensor[] {this, w, b};
         return backend.computeView(outShape, graph, () -> {

@@ -11,6 +11,7 @@ import java.util.function.Function;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.shape.Reshape;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.DType;
 
@@ -40,6 +41,10 @@ final class Recorder implements AutoCloseable {
     private final List<INDArray> ownedArrays = new ArrayList<>();
     private final List<INDArray> disposed = new ArrayList<>();
     private final Map<String, INDArray> parameterArrays = new java.util.LinkedHashMap<>();
+    /** Shapes of graph variables, by name, where the tape knows them (SameDiff does not until it runs). */
+    private final Map<String, long[]> shapes = new java.util.HashMap<>();
+    /** Reshapes recorded so far, by source variable and shape: one reshape serves every reader. */
+    private final Map<String, SDVariable> reshapes = new java.util.HashMap<>();
     private final boolean lazy;
     private final List<Nd4jTensor> deferred = new ArrayList<>();
     private final Thread thread = Thread.currentThread();
@@ -221,10 +226,61 @@ final class Recorder implements AutoCloseable {
         SDVariable[] operands = new SDVariable[inputs.length];
         for (int i = 0; i < inputs.length; i++) {
             operands[i] = operand(inputs[i]);
+            shapes.putIfAbsent(operands[i].name(), inputs[i].shape());
         }
         SDVariable out = graph.apply(operands);
+        shapes.putIfAbsent(out.name(), result.shape());
         variables.put(result, out);
         recorded++;
+    }
+
+    /** Notes the shape of {@code v}, an intermediate variable a recorded operation made. */
+    void shape(SDVariable v, long... shape) {
+        shapes.put(v.name(), shape);
+    }
+
+    /**
+     * Records {@code v} reshaped. A reshape copies in a SameDiff run (and again in the backward),
+     * so: a reshape of a reshape (a linear layer's output split into heads, merged heads
+     * flattened for the next layer) reshapes the first one's input, which then has no reader and
+     * is not run; a reshape back to that input's own shape is the input; and one reshape of a
+     * variable to a shape serves every reader (query, key and value flatten the same input).
+     */
+    SDVariable reshape(SDVariable v, long... shape) {
+        SDVariable source = v;
+        if (sd.getVariableOutputOp(v.name()) instanceof Reshape producer) {
+            source = producer.arg(0);
+        }
+        if (java.util.Arrays.equals(shapes.get(source.name()), shape)) {
+            return source;
+        }
+        String key = source.name() + java.util.Arrays.toString(shape);
+        SDVariable r = reshapes.get(key);
+        if (r == null) {
+            r = sd.reshape(source, shape);
+            reshapes.put(key, r);
+            shapes.put(r.name(), shape);
+        }
+        return r;
+    }
+
+    /**
+     * Records an element-wise {@code op} of {@code x}, whose result has {@code x}'s shape,
+     * {@code shape}. When {@code x} is a recorded reshape of a variable of known shape, the op
+     * runs on that variable and its result is reshaped instead: a following reshape back (a linear
+     * layer's input after GELU on the previous one's output) then records none.
+     */
+    SDVariable elementwise(SDVariable x, long[] shape, java.util.function.UnaryOperator<SDVariable> op) {
+        if (sd.getVariableOutputOp(x.name()) instanceof Reshape producer) {
+            SDVariable source = producer.arg(0);
+            long[] sourceShape = shapes.get(source.name());
+            if (sourceShape != null) {
+                SDVariable y = op.apply(source);
+                shapes.put(y.name(), sourceShape);
+                return reshape(y, shape);
+            }
+        }
+        return op.apply(x);
     }
 
     /** Maps {@code result} to the same graph variable as {@code input} (an identity). */
@@ -304,6 +360,8 @@ final class Recorder implements AutoCloseable {
         variables.clear();
         constants.clear();
         feeds.clear();
+        shapes.clear();
+        reshapes.clear();
         for (INDArray a : ownedArrays) {
             Nd4jTensor.closeArray(a);
         }

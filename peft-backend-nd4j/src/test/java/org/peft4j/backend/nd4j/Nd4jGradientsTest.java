@@ -16,6 +16,7 @@ import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ops.impl.shape.Reshape;
 import org.junit.jupiter.api.TestInstance;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Gradients;
@@ -300,7 +301,8 @@ class Nd4jGradientsTest {
      * Reshapes of reshapes are recorded as one reshape of the first one's input (a reshape copies in
      * a SameDiff run): the gradients stay right through attention's shape chain (a linear layer on
      * a 3-D input split into heads, heads merged, the next linear layer), when a reshape returns to
-     * its input's shape, and when the first reshape is also read by something else.
+     * its input's shape, and when the first reshape is also read by something else; element-wise
+     * ops moved before a reshape, and one reshape shared by its readers, keep them right too.
      */
     @Test
     void chainedReshapesDifferentiate() {
@@ -317,10 +319,35 @@ class Nd4jGradientsTest {
                         return flat.reshape(2, 3, 4).mul(y).sum(false).add(flat.reshape(24).square().mean(false));
                     });
         }
-        org.nd4j.autodiff.samediff.SameDiff sd = org.nd4j.autodiff.samediff.SameDiff.create();
-        org.nd4j.autodiff.samediff.SDVariable a = sd.var("a", org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 6);
-        org.nd4j.autodiff.samediff.SDVariable twice = Nd4jTensor.recordReshape(Nd4jTensor.recordReshape(a, 3, 4), 12);
-        assertThat(sd.getVariableOutputOp(twice.name()).arg(0).name()).as("reshapes the original").isEqualTo("a");
+        try (Scope outer = backend.scope()) {
+            // element-wise ops on a linear layer's output, the next linear layer reading it back, and
+            // two linear layers of one input
+            Tensor x = t(Reference.randoms(2 * 3 * 4, 19), 2, 3, 4);
+            checkAgainstFiniteDifferences(
+                    List.of(Reference.randoms(8 * 4, 20), Reference.randoms(4 * 8, 21), Reference.randoms(4 * 4, 22)),
+                    List.of(new long[] {8, 4}, new long[] {4, 8}, new long[] {4, 4}),
+                    p -> {
+                        Tensor h = x.linear(p.get(0), null).gelu().mul(2f).add(0.5f).tanh();
+                        Tensor y = h.linear(p.get(1), null);
+                        Tensor q = x.linear(p.get(2), null);
+                        Tensor k = x.linear(p.get(2).mul(0.5f), null);
+                        return y.add(q).mul(k).sum(false).add(h.square().mean(false));
+                    });
+        }
+        try (Recorder rec = new Recorder(true)) {
+            org.nd4j.autodiff.samediff.SameDiff sd = rec.sameDiff();
+            org.nd4j.autodiff.samediff.SDVariable a = sd.var("a", org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 6);
+            rec.shape(a, 2, 6);
+            org.nd4j.autodiff.samediff.SDVariable split = rec.reshape(a, 3, 4);
+            assertThat(sd.getVariableOutputOp(rec.reshape(split, 12).name()).arg(0).name()).as("reshapes the original")
+                    .isEqualTo("a");
+            assertThat(rec.reshape(split, 2, 6)).as("back to the original's shape: the original").isSameAs(a);
+            assertThat(rec.reshape(a, 3, 4)).as("one reshape serves every reader").isSameAs(split);
+            org.nd4j.autodiff.samediff.SDVariable doubled = rec.elementwise(split, new long[] {3, 4}, v -> v.mul(2.0));
+            org.nd4j.autodiff.samediff.SDVariable flat = rec.reshape(doubled, 2, 6);
+            assertThat(sd.getVariableOutputOp(flat.name())).as("an element-wise op runs before the reshape, so reading"
+                    + " its result back in the first shape reshapes nothing").isNotInstanceOf(Reshape.class);
+        }
     }
 
     @Test
