@@ -517,6 +517,9 @@ class Nd4jOpsTest {
                     .toFloatArray();
             float[] got = y.slice(0, 5, 6).slice(1, 7, 8).toFloatArray();
             assertThat(Reference.maxAbsDiff(got, row)).isLessThan(1e-3f);
+            // every row, not just one
+            float[] all = x.reshape(32 * 64, 384).matmul(w.transposeLast2()).add(b).toFloatArray();
+            assertThat(Reference.maxAbsDiff(y.toFloatArray(), all)).isLessThan(1e-3f);
             backend.release(y);
         }
     }
