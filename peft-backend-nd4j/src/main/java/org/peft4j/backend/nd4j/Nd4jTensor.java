@@ -386,15 +386,19 @@ final class Nd4jTensor implements Tensor {
         Nd4jTensor a = mixed ? asFloat() : this;
         Nd4jTensor b = mixed ? o.asFloat() : o;
         long[] outShape = broadcastShape(a.shape, b.shape, op.name().toLowerCase());
-        Function<SDVariable[], SDVariable> graph = v -> {
-            SameDiff sd = v[0].getSameDiff();
+        java.util.function.BinaryOperator<SDVariable> sdOp = (x, y) -> {
+            SameDiff sd = x.getSameDiff();
             return switch (op) {
-                case ADD -> sd.math().add(v[0], v[1]);
-                case SUB -> sd.math().sub(v[0], v[1]);
-                case MUL -> sd.math().mul(v[0], v[1]);
-                case DIV -> sd.math().div(v[0], v[1]);
+                case ADD -> sd.math().add(x, y);
+                case SUB -> sd.math().sub(x, y);
+                case MUL -> sd.math().mul(x, y);
+                case DIV -> sd.math().div(x, y);
             };
         };
+        boolean sameShapes = Arrays.equals(a.shape, outShape) && Arrays.equals(b.shape, outShape);
+        Function<SDVariable[], SDVariable> graph = sameShapes
+                ? v -> backend.recorder().elementwise(v[0], v[1], outShape, sdOp)
+                : v -> sdOp.apply(v[0], v[1]);
         return backend.compute(outShape, graph, () -> {
             INDArray out = Nd4j.createUninitialized(a.array().dataType(), outShape, 'c');
             if (out.length() > 0) {
@@ -946,10 +950,17 @@ final class Nd4jTensor implements Tensor {
                 || bt.rank() != 1 || g.shape[0] != shape[r - 1] || bt.shape[0] != shape[r - 1] || numel() == 0) {
             return Tensor.super.layerNorm(gamma, beta, eps);
         }
-        int last = r - 1;
         Function<SDVariable[], SDVariable> graph = v -> {
             SameDiff sd = v[0].getSameDiff();
-            SDVariable centered = v[0].sub(sd.mean(v[0], true, last));
+            // on a reshape that keeps the last axis, normalise its source and reshape after (as element-wise ops do)
+            Recorder rec = backend.recorder();
+            SDVariable source = rec.reshapeSource(v[0]);
+            long[] sourceShape = source == null ? null : rec.shapeOf(source);
+            boolean hoisted = sourceShape != null && sourceShape[sourceShape.length - 1] == shape[r - 1];
+            SDVariable in = hoisted ? source : v[0];
+            long[] inShape = hoisted ? sourceShape : shape;
+            int last = inShape.length - 1;
+            SDVariable centered = in.sub(sd.mean(in, true, last));
             // centered * centered, not square(): square's gradient goes through pow (libm powf per
             // element), several times slower than the product's
             SDVariable var = sd.mean(centered.mul(centered), true, last);
@@ -960,11 +971,16 @@ final class Nd4jTensor implements Tensor {
                 // (one op computes both, and the gain's is thrown away): ~10 ms a layer norm on
                 // 32 x 24 tokens. At full shape that gradient is a plain product.
                 long h = shape[r - 1];
-                INDArray full = Nd4j.zeros(DataType.FLOAT, shape);
+                INDArray full = Nd4j.zeros(DataType.FLOAT, inShape);
                 full.reshape('c', numel() / h, h).addiRowVector(g.array()); // a view: fills full
-                gain = backend.recorder().feedOwned(full);
+                gain = rec.feedOwned(full);
             }
-            return centered.div(sd.math().sqrt(var.add((double) eps))).mul(gain).add(v[2]);
+            SDVariable out = centered.div(sd.math().sqrt(var.add((double) eps))).mul(gain).add(v[2]);
+            if (!hoisted) {
+                return out;
+            }
+            rec.shape(out, inShape);
+            return rec.reshape(out, shape);
         };
         return backend.compute(shape, graph,
                 () -> FloatKernels.layerNorm(array(), g.array().toFloatVector(), bt.array().toFloatVector(), eps), this, g, bt);

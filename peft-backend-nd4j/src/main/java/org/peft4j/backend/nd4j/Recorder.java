@@ -234,6 +234,11 @@ final class Recorder implements AutoCloseable {
         recorded++;
     }
 
+    /** The shape of {@code v} as the tape knows it, or null. */
+    long[] shapeOf(SDVariable v) {
+        return shapes.get(v.name());
+    }
+
     /** Notes the shape of {@code v}, an intermediate variable a recorded operation made. */
     void shape(SDVariable v, long... shape) {
         shapes.put(v.name(), shape);
@@ -281,6 +286,60 @@ final class Recorder implements AutoCloseable {
             }
         }
         return op.apply(x);
+    }
+
+    /**
+     * Records an element-wise {@code op} of {@code a} and {@code b}, both of the result's shape
+     * {@code shape} (no broadcasting). When one is a recorded reshape of a variable of known shape
+     * and the other is a reshape of a variable of that same shape, or a fed constant (its buffer
+     * fed again in that shape, a view), the op runs in that shape and its result is reshaped: a
+     * residual connection then keeps a linear layer's flat output flat.
+     */
+    SDVariable elementwise(SDVariable a, SDVariable b, long[] shape, java.util.function.BinaryOperator<SDVariable> op) {
+        SDVariable sa = reshapeSource(a);
+        SDVariable sb = reshapeSource(b);
+        long[] flat = sa != null ? shapes.get(sa.name()) : sb != null ? shapes.get(sb.name()) : null;
+        if (flat != null) {
+            SDVariable x = sa != null ? sa : asFed(a, flat);
+            SDVariable y = sb != null ? sb : asFed(b, flat);
+            if (x != null && y != null && java.util.Arrays.equals(shapes.get(x.name()), flat)
+                    && java.util.Arrays.equals(shapes.get(y.name()), flat)) {
+                SDVariable out = op.apply(x, y);
+                shapes.put(out.name(), flat);
+                return reshape(out, shape);
+            }
+        }
+        return op.apply(a, b);
+    }
+
+    /** The variable {@code v} is a recorded reshape of, when its shape is known; else null. */
+    SDVariable reshapeSource(SDVariable v) {
+        if (sd.getVariableOutputOp(v.name()) instanceof Reshape producer) {
+            SDVariable source = producer.arg(0);
+            if (shapes.containsKey(source.name())) {
+                return source;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The fed constant {@code v} fed again in {@code shape} (a view of the same c-ordered buffer, so
+     * nothing is copied), or null when {@code v} is not a fed constant or its buffer is not laid out so.
+     */
+    private SDVariable asFed(SDVariable v, long[] shape) {
+        INDArray array = feeds.get(v.name());
+        if (array == null || array.ordering() != 'c' || array.isView() || array.length() == 0) {
+            return null;
+        }
+        String key = v.name() + java.util.Arrays.toString(shape);
+        SDVariable r = reshapes.get(key);
+        if (r == null) {
+            r = feed(array.reshape('c', shape));
+            reshapes.put(key, r);
+            shapes.put(r.name(), shape);
+        }
+        return r;
     }
 
     /** Maps {@code result} to the same graph variable as {@code input} (an identity). */

@@ -334,6 +334,37 @@ class Nd4jGradientsTest {
                         return y.add(q).mul(k).sum(false).add(h.square().mean(false));
                     });
         }
+        try (Scope outer = backend.scope()) {
+            // a residual block: a linear layer's output times a fed mask plus the fed input, layer
+            // norm with a frozen gain, the next linear layer added to its own input, layer norm again
+            Tensor x = t(Reference.randoms(2 * 3 * 4, 23), 2, 3, 4);
+            Tensor mask = t(Reference.randoms(2 * 3 * 4, 24), 2, 3, 4);
+            Tensor frozenGain = t(Reference.randoms(4, 25), 4);
+            checkAgainstFiniteDifferences(
+                    List.of(Reference.randoms(4 * 4, 26), Reference.randoms(4, 27), Reference.randoms(4 * 4, 28),
+                            Reference.randoms(4, 29)),
+                    List.of(new long[] {4, 4}, new long[] {4}, new long[] {4, 4}, new long[] {4}),
+                    p -> {
+                        Tensor n1 = x.linear(p.get(0), null).mul(mask).add(x).layerNorm(frozenGain, p.get(1), 1e-5f);
+                        Tensor n2 = n1.linear(p.get(2), null).add(n1).layerNorm(p.get(3), p.get(1), 1e-5f);
+                        return n2.mul(n1).sum(false);
+                    });
+        }
+        try (Recorder rec = new Recorder(true)) {
+            org.nd4j.autodiff.samediff.SameDiff sd = rec.sameDiff();
+            org.nd4j.autodiff.samediff.SDVariable flatVar = sd.var("f", org.nd4j.linalg.api.buffer.DataType.FLOAT, 6, 4);
+            rec.shape(flatVar, 6, 4);
+            org.nd4j.autodiff.samediff.SDVariable fed = rec.feedOwned(org.nd4j.linalg.factory.Nd4j.ones(
+                    org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 3, 4));
+            rec.shape(fed, 2, 3, 4);
+            org.nd4j.autodiff.samediff.SDVariable sum = rec.elementwise(rec.reshape(flatVar, 2, 3, 4), fed,
+                    new long[] {2, 3, 4}, (u, w) -> u.add(w));
+            org.nd4j.autodiff.functions.DifferentialFunction reshape = sd.getVariableOutputOp(sum.name());
+            assertThat(reshape).as("the sum is made flat, then reshaped").isInstanceOf(Reshape.class);
+            org.nd4j.autodiff.functions.DifferentialFunction add = sd.getVariableOutputOp(reshape.arg(0).name());
+            assertThat(add.arg(0).name()).isEqualTo("f");
+            assertThat(rec.shapeOf(add.arg(1))).as("the fed constant fed again flat").containsExactly(6, 4);
+        }
         try (Recorder rec = new Recorder(true)) {
             org.nd4j.autodiff.samediff.SameDiff sd = rec.sameDiff();
             org.nd4j.autodiff.samediff.SDVariable a = sd.var("a", org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 6);
