@@ -40,14 +40,12 @@ final class Nd4jBlas {
      * Sets {@value #JAVACPP_LOAD} for the chosen BLAS unless it is set already; takes effect only
      * if ND4J has not loaded yet in this JVM.
      *
-     * @return the library JavaCPP will load ({@code mkl_rt}, or empty for OpenBLAS)
      * @throws PeftException for a value of {@value #PROPERTY} other than auto, mkl or openblas, or
      *     for mkl when MKL is not on the class path
      */
-    static synchronized String choose() {
-        String loaded = System.getProperty(JAVACPP_LOAD);
-        if (loaded != null) {
-            return loaded;
+    static synchronized void choose() {
+        if (System.getProperty(JAVACPP_LOAD) != null) {
+            return;
         }
         String wanted = System.getProperty(PROPERTY, "auto").trim().toLowerCase(java.util.Locale.ROOT);
         boolean mkl = switch (wanted) {
@@ -78,7 +76,6 @@ final class Nd4jBlas {
             System.setProperty(JAVACPP_LOAD, MKL_LIBRARY);
         }
         LOG.debug("ND4J BLAS: {} ({}={})", mkl ? "MKL" : "OpenBLAS", PROPERTY, wanted);
-        return mkl ? MKL_LIBRARY : "";
     }
 
     /**

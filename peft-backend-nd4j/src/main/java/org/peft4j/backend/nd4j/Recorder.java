@@ -276,16 +276,13 @@ final class Recorder implements AutoCloseable {
      * layer's input after GELU on the previous one's output) then records none.
      */
     SDVariable elementwise(SDVariable x, long[] shape, java.util.function.UnaryOperator<SDVariable> op) {
-        if (sd.getVariableOutputOp(x.name()) instanceof Reshape producer) {
-            SDVariable source = producer.arg(0);
-            long[] sourceShape = shapes.get(source.name());
-            if (sourceShape != null) {
-                SDVariable y = op.apply(source);
-                shapes.put(y.name(), sourceShape);
-                return reshape(y, shape);
-            }
+        SDVariable source = reshapeSource(x);
+        if (source == null) {
+            return op.apply(x);
         }
-        return op.apply(x);
+        SDVariable y = op.apply(source);
+        shapes.put(y.name(), shapes.get(source.name()));
+        return reshape(y, shape);
     }
 
     /**
