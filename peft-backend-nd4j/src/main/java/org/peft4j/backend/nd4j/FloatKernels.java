@@ -1,6 +1,7 @@
 package org.peft4j.backend.nd4j;
 
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -33,16 +34,36 @@ final class FloatKernels {
      * last may be shorter), as a new 'c'-ordered array of the same shape.
      */
     static INDArray map(INDArray x, int chunk, ChunkOp op) {
-        INDArray in = dense(x);
         INDArray out = Nd4j.createUninitialized(DataType.FLOAT, x.shape(), 'c');
+        mapInto(x, out, chunk, op, true);
+        return out;
+    }
+
+    /**
+     * {@link #map} into {@code out}, a FLOAT array of {@code x}'s shape (an operation's output array
+     * inside a SameDiff run). An element-wise {@code op} works on any dense layout both share;
+     * {@code rows} asks for row-major data, for ops that work on whole rows.
+     */
+    static void mapInto(INDArray x, INDArray out, int chunk, ChunkOp op, boolean rows) {
+        if (!(rows ? isRowMajor(out) : isDense(out))) {
+            out.assign(map(x, chunk, op));
+            return;
+        }
+        // element i of one buffer must be element i of the other: the same strides (ND4J's order
+        // flag is not enough: a product's output can say 'f' and have row-major strides)
+        INDArray in = isDense(x) && Arrays.equals(x.stride(), out.stride()) ? x : x.dup(rows ? 'c' : out.ordering());
+        if (!Arrays.equals(in.stride(), out.stride())) {
+            out.assign(map(x, chunk, op));
+            return;
+        }
         long n = in.length();
         if (n == 0) {
-            return out;
+            return;
         }
         FloatBuffer src = in.data().asNioFloat();
         FloatBuffer dst = out.data().asNioFloat();
-        int srcBase = src.position();
-        int dstBase = dst.position();
+        int srcBase = src.position() + (int) in.offset();
+        int dstBase = dst.position() + (int) out.offset();
         int chunks = (int) ((n + chunk - 1) / chunk);
         IntStream work = IntStream.range(0, chunks);
         (n >= PARALLEL_FROM ? work.parallel() : work).forEach(c -> {
@@ -53,7 +74,32 @@ final class FloatKernels {
             op.apply(f, len);
             dst.put(dstBase + from, f, 0, len);
         });
-        return out;
+    }
+
+    /** A FLOAT array whose elements fill one gap-free run of its buffer, row- or column-major. */
+    private static boolean isDense(INDArray a) {
+        return inBuffer(a) && (defaultStrides(a.shape(), a.stride(), true) || defaultStrides(a.shape(), a.stride(), false));
+    }
+
+    /** A FLOAT array whose elements fill one gap-free run of its buffer in row-major order. */
+    private static boolean isRowMajor(INDArray a) {
+        return inBuffer(a) && defaultStrides(a.shape(), a.stride(), true);
+    }
+
+    private static boolean inBuffer(INDArray a) {
+        return a.dataType() == DataType.FLOAT && a.offset() + a.length() <= a.data().length();
+    }
+
+    private static boolean defaultStrides(long[] shape, long[] stride, boolean rowMajor) {
+        long expected = 1;
+        for (int k = 0; k < shape.length; k++) {
+            int i = rowMajor ? shape.length - 1 - k : k;
+            if (shape[i] != 1 && stride[i] != expected) {
+                return false;
+            }
+            expected *= shape[i];
+        }
+        return true;
     }
 
     /**
@@ -63,13 +109,96 @@ final class FloatKernels {
      * that stays in L1.
      */
     static INDArray layerNorm(INDArray x, float[] gain, float[] bias, float eps) {
+        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, x.shape(), 'c');
+        layerNormInto(x, gain, bias, eps, out);
+        return out;
+    }
+
+    /** {@link #layerNorm} into {@code out}, a FLOAT array of {@code x}'s shape. */
+    static void layerNormInto(INDArray x, float[] gain, float[] bias, float eps, INDArray out) {
         int h = gain.length;
         int rowsPerChunk = Math.max(1, CHUNK / h);
-        return map(x, rowsPerChunk * h, (f, len) -> {
+        mapInto(x, out, rowsPerChunk * h, (f, len) -> {
             for (int o = 0; o < len; o += h) {
                 normalizeRow(f, o, h, gain, bias, eps);
             }
+        }, true);
+    }
+
+    /**
+     * The gradients of {@link #layerNorm} for the incoming gradient {@code dy}: of the input, into
+     * {@code dx} ({@code x}'s shape), {@code dx = inv * (dn - mean(dn) - n * mean(dn * n))} per row
+     * with {@code n} the normalised row, {@code inv = 1 / sqrt(var + eps)} and {@code dn = dy * gain};
+     * of the gain ({@code sum of dy * n} over rows) and of the bias ({@code sum of dy}), into
+     * {@code dGain} and {@code dBias}. Rows run in blocks on both cores; row statistics and the
+     * sums over rows are kept in double.
+     */
+    static void layerNormGradient(INDArray x, float[] gain, INDArray dy, float eps, INDArray dx, INDArray dGain,
+            INDArray dBias) {
+        int h = gain.length;
+        INDArray xs = isRowMajor(x) ? x : x.dup('c');
+        INDArray gs = isRowMajor(dy) ? dy : dy.dup('c');
+        INDArray out = isRowMajor(dx) ? dx : Nd4j.createUninitialized(DataType.FLOAT, dx.shape(), 'c');
+        long rows = h == 0 ? 0 : xs.length() / h;
+        FloatBuffer xb = xs.data().asNioFloat();
+        FloatBuffer gb = gs.data().asNioFloat();
+        FloatBuffer ob = out.data().asNioFloat();
+        int xBase = xb.position() + (int) xs.offset();
+        int gBase = gb.position() + (int) gs.offset();
+        int oBase = ob.position() + (int) out.offset();
+        int blocks = (int) Math.max(1, Math.min(rows, rows * h / CHUNK));
+        double[][] sums = new double[blocks][];
+        IntStream work = IntStream.range(0, blocks);
+        (rows * h >= PARALLEL_FROM ? work.parallel() : work).forEach(b -> {
+            float[] xr = new float[h];
+            float[] gr = new float[h];
+            double[] n = new double[h];
+            double[] dn = new double[h];
+            double[] s = new double[2 * h]; // gain's sums, then bias's
+            for (long r = rows * b / blocks; r < rows * (b + 1) / blocks; r++) {
+                int o = (int) (r * h);
+                xb.get(xBase + o, xr, 0, h);
+                gb.get(gBase + o, gr, 0, h);
+                for (int j = 0; j < h; j++) {
+                    n[j] = xr[j];
+                    dn[j] = (double) gr[j] * gain[j];
+                }
+                double mean = sum(n, null, h) / h;
+                for (int j = 0; j < h; j++) {
+                    n[j] -= mean;
+                }
+                double inv = 1.0 / Math.sqrt(sum(n, n, h) / h + eps);
+                for (int j = 0; j < h; j++) {
+                    n[j] *= inv;
+                    s[j] += gr[j] * n[j];
+                    s[h + j] += gr[j];
+                }
+                double dnMean = sum(dn, null, h) / h;
+                double dnDotN = sum(dn, n, h) / h;
+                for (int j = 0; j < h; j++) {
+                    xr[j] = (float) (inv * (dn[j] - dnMean - n[j] * dnDotN));
+                }
+                ob.put(oBase + o, xr, 0, h);
+            }
+            sums[b] = s;
         });
+        if (out != dx) {
+            dx.assign(out);
+        }
+        float[] g = new float[h];
+        float[] bias = new float[h];
+        for (int j = 0; j < h; j++) {
+            double sg = 0;
+            double sb = 0;
+            for (double[] s : sums) {
+                sg += s[j];
+                sb += s[h + j];
+            }
+            g[j] = (float) sg;
+            bias[j] = (float) sb;
+        }
+        dGain.assign(Nd4j.createFromArray(g).reshape(dGain.shape()));
+        dBias.assign(Nd4j.createFromArray(bias).reshape(dBias.shape()));
     }
 
     private static void normalizeRow(float[] f, int o, int h, float[] gain, float[] bias, float eps) {
@@ -115,9 +244,38 @@ final class FloatKernels {
         }
     }
 
-    /** {@code x} itself when its elements lie in one dense row-major run, else a copy that does. */
-    private static INDArray dense(INDArray x) {
-        return Nd4jTensor.isPlain(x) ? x : x.dup('c');
+    /**
+     * {@code sum of a[j] * b[j]} (of {@code a[j]} when {@code b} is null) over {@code [0, h)}, in
+     * four independent sums: one running sum would wait on every add's latency.
+     */
+    private static double sum(double[] a, double[] b, int h) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int j = 0;
+        if (b == null) {
+            for (; j + 3 < h; j += 4) {
+                s0 += a[j];
+                s1 += a[j + 1];
+                s2 += a[j + 2];
+                s3 += a[j + 3];
+            }
+            for (; j < h; j++) {
+                s0 += a[j];
+            }
+        } else {
+            for (; j + 3 < h; j += 4) {
+                s0 += a[j] * b[j];
+                s1 += a[j + 1] * b[j + 1];
+                s2 += a[j + 2] * b[j + 2];
+                s3 += a[j + 3] * b[j + 3];
+            }
+            for (; j < h; j++) {
+                s0 += a[j] * b[j];
+            }
+        }
+        return s0 + s1 + s2 + s3;
     }
 
     private static float[] scratch(int size) {

@@ -510,18 +510,15 @@ final class Nd4jTensor implements Tensor {
         return unary(Unary.ERF);
     }
 
-    private static final double INV_SQRT2 = 1.0 / Math.sqrt(2.0);
-
     /**
      * Exact GELU, {@code x * 0.5 * (1 + erf(x / sqrt 2))}: eager values in one pass of
-     * {@link ErfKernel} (libnd4j's scalar erf was a sixth of a forward pass); recorded as the
-     * composed expression, so autodiff sees the same graph.
+     * {@link ErfKernel} (libnd4j's scalar erf was a sixth of a forward pass); recorded as one GELU
+     * op that {@link GraphKernels} computes with the same kernel.
      */
     @Override
     public Tensor gelu() {
         Nd4jTensor x = asFloat();
-        Function<SDVariable[], SDVariable> graph = v -> backend.recorder().elementwise(v[0], shape,
-                u -> u.mul(0.5).mul(u.getSameDiff().math().erf(u.mul(INV_SQRT2)).add(1.0)));
+        Function<SDVariable[], SDVariable> graph = v -> backend.recorder().elementwise(v[0], shape, GraphKernels::gelu);
         return backend.compute(shape, graph, () -> ErfKernel.gelu(x.array()), x);
     }
 
@@ -939,7 +936,7 @@ final class Nd4jTensor implements Tensor {
      * Layer normalisation over the last axis with the default's arithmetic (mean, centred, mean of
      * squares, divide by sqrt(var + eps), gain, bias), computed by {@link FloatKernels#layerNorm}
      * (one fresh array; the composed default allocates four activation-sized intermediates).
-     * Recorded as the composed expression.
+     * Recorded as one op of {@link GraphKernels} (the composed expression when those are off).
      */
     @Override
     public Tensor layerNorm(Tensor gamma, Tensor beta, float eps) {
@@ -959,23 +956,26 @@ final class Nd4jTensor implements Tensor {
             boolean hoisted = sourceShape != null && sourceShape[sourceShape.length - 1] == shape[r - 1];
             SDVariable in = hoisted ? source : v[0];
             long[] inShape = hoisted ? sourceShape : shape;
-            int last = inShape.length - 1;
-            SDVariable centered = in.sub(sd.mean(in, true, last));
-            // centered * centered, not square(): square's gradient goes through pow (libm powf per
-            // element), several times slower than the product's
-            SDVariable var = sd.mean(centered.mul(centered), true, last);
-            SDVariable gain = v[1];
-            if (isFed(gain)) {
-                // A frozen gain is fed at the input's full shape. Multiplying by the [hidden] vector
-                // makes the product's gradient op also reduce the gain's gradient over every row
-                // (one op computes both, and the gain's is thrown away): ~10 ms a layer norm on
-                // 32 x 24 tokens. At full shape that gradient is a plain product.
-                long h = shape[r - 1];
-                INDArray full = Nd4j.zeros(DataType.FLOAT, inShape);
-                full.reshape('c', numel() / h, h).addiRowVector(g.array()); // a view: fills full
-                gain = rec.feedOwned(full);
+            SDVariable out = GraphKernels.layerNorm(in, v[1], v[2], eps);
+            if (out == null) {
+                int last = inShape.length - 1;
+                SDVariable centered = in.sub(sd.mean(in, true, last));
+                // centered * centered, not square(): square's gradient goes through pow (libm powf per
+                // element), several times slower than the product's
+                SDVariable var = sd.mean(centered.mul(centered), true, last);
+                SDVariable gain = v[1];
+                if (isFed(gain)) {
+                    // A frozen gain is fed at the input's full shape. Multiplying by the [hidden] vector
+                    // makes the product's gradient op also reduce the gain's gradient over every row
+                    // (one op computes both, and the gain's is thrown away): ~10 ms a layer norm on
+                    // 32 x 24 tokens. At full shape that gradient is a plain product.
+                    long h = shape[r - 1];
+                    INDArray full = Nd4j.zeros(DataType.FLOAT, inShape);
+                    full.reshape('c', numel() / h, h).addiRowVector(g.array()); // a view: fills full
+                    gain = rec.feedOwned(full);
+                }
+                out = centered.div(sd.math().sqrt(var.add((double) eps))).mul(gain).add(v[2]);
             }
-            SDVariable out = centered.div(sd.math().sqrt(var.add((double) eps))).mul(gain).add(v[2]);
             if (!hoisted) {
                 return out;
             }

@@ -17,7 +17,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.shape.Reshape;
+import org.nd4j.linalg.factory.Nd4j;
 import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.Gradients;
 import org.peft4j.api.backend.Parameter;
@@ -155,6 +157,99 @@ class Nd4jGradientsTest {
      * A concat of values that depend on a parameter (prompt and prefix tuning do one every step) is
      * recorded like any other operation: nothing runs the graph before the gradient run.
      */
+    /**
+     * GELU in a recorded graph is exact, as eager GELU is: the loss is the exact GELU sum and the
+     * gradient is GELU's derivative {@code Phi(x) + x phi(x)} to within 2e-7 over [-12, 12], on an
+     * array large enough for the kernels' parallel path and, through a frozen linear layer's
+     * output (whose array ND4J flags column-major with row-major strides), on a small one.
+     */
+    @Test
+    void geluInARecordedGraphIsExactAndSoIsItsGradient() {
+        for (int n : new int[] {96_000, 640}) {
+            float[] v = new float[n];
+            for (int i = 0; i < n; i++) {
+                v[i] = -12f + 24f * i / (n - 1);
+            }
+            try (Scope s = backend.scope()) {
+                Parameter p = new Parameter(t(v, n / 64, 64));
+                Tensor identity = backend.fromFloats(identity(64), 64, 64);
+                boolean throughLinear = n < 1_000;
+                Gradients g = backend.gradients(List.of(p), () -> (throughLinear
+                        ? p.value().linear(identity, null) : p.value()).gelu().sum(false));
+                double loss = 0;
+                for (float x : v) {
+                    loss += 0.5 * x * (1 + Reference.erf(x / Math.sqrt(2)));
+                }
+                assertThat((double) g.loss()).isCloseTo(loss, within(1e-5 * Math.abs(loss)));
+                float[] grad = g.grads().get(0).toFloatArray();
+                for (int i = 0; i < n; i++) {
+                    double x = v[i];
+                    double d = 0.5 * (1 + Reference.erf(x / Math.sqrt(2))) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
+                    assertThat((double) grad[i]).as("GELU'(%s)", x).isCloseTo(d, within(2e-7));
+                }
+            }
+        }
+    }
+
+    /**
+     * The Java kernels of recorded graphs ({@link GraphKernels}: GELU, layer norm) give the
+     * gradients SameDiff's own composed ops give, for a block with GELU, a layer norm with a
+     * trained gain and one with a frozen gain, on rows large enough for the parallel path: every
+     * gradient within 1e-5 relative (plus 1e-6 absolute), and the same loss.
+     */
+    @Test
+    void javaKernelsGiveTheGradientsOfTheComposedOps() {
+        float[][] values = {Reference.randoms(32 * 64, 41), Reference.randoms(64, 42), Reference.randoms(64, 43),
+                Reference.randoms(64 * 32, 44)};
+        long[][] shapes = {{64, 32}, {64}, {64}, {32, 64}};
+        Tensor x = t(Reference.randoms(4 * 300 * 32, 45), 4, 300, 32);
+        Tensor frozenGain = t(Reference.randoms(32, 46), 32);
+        Tensor frozenBias = t(Reference.randoms(32, 47), 32);
+        Function<List<Tensor>, Tensor> block = p -> {
+            Tensor h = x.linear(p.get(0), null).layerNorm(p.get(1), p.get(2), 1e-5f).gelu().mul(3f);
+            return h.linear(p.get(3), null).add(x).layerNorm(frozenGain, frozenBias, 1e-12f).square().mean(false);
+        };
+        float[][] kernels = gradients(values, shapes, block, true);
+        float[][] composed = gradients(values, shapes, block, false);
+        for (int p = 0; p <= values.length; p++) { // the last row holds the loss
+            for (int i = 0; i < composed[p].length; i++) {
+                assertThat(kernels[p][i]).as("param %d [%d]", p, i)
+                        .isCloseTo(composed[p][i], within(1e-6f + 1e-5f * Math.abs(composed[p][i])));
+            }
+        }
+    }
+
+    private float[][] gradients(float[][] values, long[][] shapes, Function<List<Tensor>, Tensor> f, boolean kernels) {
+        String previous = System.setProperty(GraphKernels.PROPERTY, Boolean.toString(kernels));
+        try (Scope s = backend.scope()) {
+            List<Parameter> params = new ArrayList<>();
+            for (int i = 0; i < values.length; i++) {
+                params.add(new Parameter(t(values[i], shapes[i])));
+            }
+            Gradients g = backend.gradients(params, () -> f.apply(params.stream().map(Parameter::value).toList()));
+            float[][] out = new float[values.length + 1][];
+            for (int i = 0; i < values.length; i++) {
+                out[i] = g.grads().get(i).toFloatArray();
+            }
+            out[values.length] = new float[] {g.loss()};
+            return out;
+        } finally {
+            if (previous == null) {
+                System.clearProperty(GraphKernels.PROPERTY);
+            } else {
+                System.setProperty(GraphKernels.PROPERTY, previous);
+            }
+        }
+    }
+
+    private static float[] identity(int k) {
+        float[] m = new float[k * k];
+        for (int i = 0; i < k; i++) {
+            m[i * k + i] = 1f;
+        }
+        return m;
+    }
+
     @Test
     void concatOfRecordedValuesIsRecordedNotComputed() {
         try (Scope s = backend.scope()) {

@@ -20,6 +20,10 @@ import org.peft4j.api.PeftException;
 import org.peft4j.api.backend.DType;
 import org.peft4j.api.backend.Scope;
 import org.peft4j.api.backend.Tensor;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** Values, shapes, broadcasting and error messages of the ND4J tensor operations. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -50,20 +54,6 @@ class Nd4jOpsTest {
 
     // ---------------------------------------------------------------- erf and GELU
 
-    /** erf in double from its Taylor series: exact to ~1e-10 for |x| <= 4.5, where the float result is +-1 beyond. */
-    private static double erfReference(double x) {
-        if (Math.abs(x) > 4.5) {
-            return Math.signum(x);
-        }
-        double term = x;
-        double sum = x;
-        for (int n = 1; n < 200 && Math.abs(term) > 1e-30; n++) {
-            term *= -x * x / n;
-            sum += term / (2 * n + 1);
-        }
-        return sum * 2 / Math.sqrt(Math.PI);
-    }
-
     /**
      * Eager erf and GELU (computed by {@link ErfKernel}, not libnd4j) are within one float ulp of
      * the exact values over [-6, 6] (GELU's far negative tail: within |x| x 2^-24), on both the
@@ -88,8 +78,8 @@ class Nd4jOpsTest {
                 float[] erf = t(v, len).erf().toFloatArray();
                 float[] gelu = t(v, len).gelu().toFloatArray();
                 for (int i = 0; i < len; i++) {
-                    double e = erfReference(v[i]);
-                    double g = 0.5 * v[i] * (1 + erfReference(v[i] / Math.sqrt(2)));
+                    double e = Reference.erf(v[i]);
+                    double g = 0.5 * v[i] * (1 + Reference.erf(v[i] / Math.sqrt(2)));
                     assertThat((double) erf[i]).as("erf(%s)", v[i]).isCloseTo(e, within((double) Math.ulp((float) e)));
                     // in the far negative tail 1 + erf cancels: any float GELU is off by ~|x| ulp(1) there
                     assertThat((double) gelu[i]).as("gelu(%s)", v[i])
@@ -111,6 +101,29 @@ class Nd4jOpsTest {
             Tensor m = t(iota(12, -6f), 3, 4).div(2f);
             assertThat(m.transposeLast2().gelu().toFloatArray())
                     .containsExactly(m.gelu().transposeLast2().toFloatArray());
+        }
+    }
+
+    /**
+     * The GELU kernels of recorded graphs write an operation's output array whatever its layout:
+     * row- or column-major, row-major strides under ND4J's 'f' flag (a product's output), or a
+     * strided view (written in place, its neighbours untouched), from inputs of either order.
+     */
+    @Test
+    void geluKernelsWriteOutputsOfAnyLayout() {
+        INDArray x = Nd4j.linspace(-5, 6, 12, DataType.FLOAT).reshape('c', 3, 4);
+        INDArray expected = ErfKernel.gelu(x);
+        for (INDArray in : List.of(x, x.dup('f'))) {
+            for (char order : new char[] {'c', 'f'}) {
+                INDArray out = Nd4j.createUninitialized(DataType.FLOAT, new long[] {3, 4}, order);
+                ErfKernel.geluInto(in, out);
+                assertThat(out).isEqualTo(expected);
+            }
+            INDArray wide = Nd4j.zeros(DataType.FLOAT, 3, 6);
+            ErfKernel.geluInto(in, wide.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 5)));
+            assertThat(wide.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 5))).isEqualTo(expected);
+            assertThat(wide.getColumn(0).sumNumber().floatValue()).isZero();
+            assertThat(wide.getColumn(5).sumNumber().floatValue()).isZero();
         }
     }
 
