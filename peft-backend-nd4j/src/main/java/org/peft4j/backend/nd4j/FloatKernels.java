@@ -130,75 +130,112 @@ final class FloatKernels {
      * {@code dx} ({@code x}'s shape), {@code dx = inv * (dn - mean(dn) - n * mean(dn * n))} per row
      * with {@code n} the normalised row, {@code inv = 1 / sqrt(var + eps)} and {@code dn = dy * gain};
      * of the gain ({@code sum of dy * n} over rows) and of the bias ({@code sum of dy}), into
-     * {@code dGain} and {@code dBias}. Rows run in blocks on both cores; row statistics and the
-     * sums over rows are kept in double.
+     * {@code dGain} and {@code dBias}. Row statistics and the sums over rows are kept in double.
      */
     static void layerNormGradient(INDArray x, float[] gain, INDArray dy, float eps, INDArray dx, INDArray dGain,
             INDArray dBias) {
         int h = gain.length;
-        INDArray xs = isRowMajor(x) ? x : x.dup('c');
-        INDArray gs = isRowMajor(dy) ? dy : dy.dup('c');
-        INDArray out = isRowMajor(dx) ? dx : Nd4j.createUninitialized(DataType.FLOAT, dx.shape(), 'c');
-        long rows = h == 0 ? 0 : xs.length() / h;
-        FloatBuffer xb = xs.data().asNioFloat();
-        FloatBuffer gb = gs.data().asNioFloat();
-        FloatBuffer ob = out.data().asNioFloat();
-        int xBase = xb.position() + (int) xs.offset();
-        int gBase = gb.position() + (int) gs.offset();
-        int oBase = ob.position() + (int) out.offset();
-        int blocks = (int) Math.max(1, Math.min(rows, rows * h / CHUNK));
-        double[][] sums = new double[blocks][];
-        IntStream work = IntStream.range(0, blocks);
-        (rows * h >= PARALLEL_FROM ? work.parallel() : work).forEach(b -> {
-            float[] xr = new float[h];
-            float[] gr = new float[h];
-            double[] n = new double[h];
-            double[] dn = new double[h];
-            double[] s = new double[2 * h]; // gain's sums, then bias's
-            for (long r = rows * b / blocks; r < rows * (b + 1) / blocks; r++) {
-                int o = (int) (r * h);
-                xb.get(xBase + o, xr, 0, h);
-                gb.get(gBase + o, gr, 0, h);
-                for (int j = 0; j < h; j++) {
-                    n[j] = xr[j];
-                    dn[j] = (double) gr[j] * gain[j];
-                }
-                double mean = sum(n, null, h) / h;
-                for (int j = 0; j < h; j++) {
-                    n[j] -= mean;
-                }
-                double inv = 1.0 / Math.sqrt(sum(n, n, h) / h + eps);
-                for (int j = 0; j < h; j++) {
-                    n[j] *= inv;
-                    s[j] += gr[j] * n[j];
-                    s[h + j] += gr[j];
-                }
-                double dnMean = sum(dn, null, h) / h;
-                double dnDotN = sum(dn, n, h) / h;
-                for (int j = 0; j < h; j++) {
-                    xr[j] = (float) (inv * (dn[j] - dnMean - n[j] * dnDotN));
-                }
-                ob.put(oBase + o, xr, 0, h);
+        double[] sums = rowsInto(x, dy, dx, h, 2 * h, 2 * h, (xr, gr, s, scratch) -> {
+            // scratch: the normalised row, then dn; s: the gain's sums, then the bias's
+            for (int j = 0; j < h; j++) {
+                scratch[j] = xr[j];
+                scratch[h + j] = (double) gr[j] * gain[j];
             }
-            sums[b] = s;
+            double mean = sum(scratch, 0, null, h) / h;
+            for (int j = 0; j < h; j++) {
+                scratch[j] -= mean;
+            }
+            double inv = 1.0 / Math.sqrt(sum(scratch, 0, scratch, h) / h + eps);
+            for (int j = 0; j < h; j++) {
+                scratch[j] *= inv;
+                s[j] += gr[j] * scratch[j];
+                s[h + j] += gr[j];
+            }
+            double dnMean = sum(scratch, h, null, h) / h;
+            double dnDotN = sum(scratch, h, scratch, h) / h;
+            for (int j = 0; j < h; j++) {
+                xr[j] = (float) (inv * (scratch[h + j] - dnMean - scratch[j] * dnDotN));
+            }
         });
-        if (out != dx) {
-            dx.assign(out);
-        }
         float[] g = new float[h];
         float[] bias = new float[h];
         for (int j = 0; j < h; j++) {
-            double sg = 0;
-            double sb = 0;
-            for (double[] s : sums) {
-                sg += s[j];
-                sb += s[h + j];
-            }
-            g[j] = (float) sg;
-            bias[j] = (float) sb;
+            g[j] = (float) sums[j];
+            bias[j] = (float) sums[h + j];
         }
         dGain.assign(Nd4j.createFromArray(g).reshape(dGain.shape()));
         dBias.assign(Nd4j.createFromArray(bias).reshape(dBias.shape()));
+    }
+
+    /**
+     * Softmax's input gradient over the last axis from its output {@code y} and the incoming
+     * gradient {@code dy}: {@code dx = y * (dy - sum(dy * y))} per row of {@code h}, into {@code dx}.
+     * From the output, so nothing is exponentiated again (libnd4j's gradient op recomputes the
+     * softmax from the input).
+     */
+    static void softmaxGradient(INDArray y, INDArray dy, INDArray dx, int h) {
+        rowsInto(y, dy, dx, h, 0, h, (yr, gr, s, scratch) -> {
+            for (int j = 0; j < h; j++) {
+                scratch[j] = (double) yr[j] * gr[j];
+            }
+            double dot = sum(scratch, 0, null, h);
+            for (int j = 0; j < h; j++) {
+                yr[j] = (float) (yr[j] * (gr[j] - dot));
+            }
+        });
+    }
+
+    /** One row of two inputs, the result left in {@code a}; {@code sums} are the block's accumulators. */
+    @FunctionalInterface
+    private interface RowOp {
+        void apply(float[] a, float[] b, double[] sums, double[] scratch);
+    }
+
+    /**
+     * Runs {@code op} over the rows ({@code h} floats each) of {@code a} and {@code b}, both of
+     * {@code out}'s shape, writing each result row to {@code out}. Rows run in blocks on both cores,
+     * each block with {@code accumulators} sums of its own (returned added up) and a scratch of
+     * {@code scratch} doubles.
+     */
+    private static double[] rowsInto(INDArray a, INDArray b, INDArray out, int h, int accumulators, int scratch,
+            RowOp op) {
+        INDArray as = isRowMajor(a) ? a : a.dup('c');
+        INDArray bs = isRowMajor(b) ? b : b.dup('c');
+        INDArray os = isRowMajor(out) ? out : Nd4j.createUninitialized(DataType.FLOAT, out.shape(), 'c');
+        long rows = h == 0 ? 0 : as.length() / h;
+        FloatBuffer ab = as.data().asNioFloat();
+        FloatBuffer bb = bs.data().asNioFloat();
+        FloatBuffer ob = os.data().asNioFloat();
+        int aBase = ab.position() + (int) as.offset();
+        int bBase = bb.position() + (int) bs.offset();
+        int oBase = ob.position() + (int) os.offset();
+        int blocks = (int) Math.max(1, Math.min(rows, rows * h / CHUNK));
+        double[][] sums = new double[blocks][];
+        IntStream work = IntStream.range(0, blocks);
+        (rows * h >= PARALLEL_FROM ? work.parallel() : work).forEach(k -> {
+            float[] ar = new float[h];
+            float[] br = new float[h];
+            double[] s = new double[accumulators];
+            double[] t = new double[scratch];
+            for (long r = rows * k / blocks; r < rows * (k + 1) / blocks; r++) {
+                int o = (int) (r * h);
+                ab.get(aBase + o, ar, 0, h);
+                bb.get(bBase + o, br, 0, h);
+                op.apply(ar, br, s, t);
+                ob.put(oBase + o, ar, 0, h);
+            }
+            sums[k] = s;
+        });
+        if (os != out) {
+            out.assign(os);
+        }
+        double[] total = new double[accumulators];
+        for (double[] s : sums) {
+            for (int j = 0; j < accumulators; j++) {
+                total[j] += s[j];
+            }
+        }
+        return total;
     }
 
     private static void normalizeRow(float[] f, int o, int h, float[] gain, float[] bias, float eps) {
@@ -245,10 +282,10 @@ final class FloatKernels {
     }
 
     /**
-     * {@code sum of a[j] * b[j]} (of {@code a[j]} when {@code b} is null) over {@code [0, h)}, in
+     * {@code sum of a[from + j] * b[j]} (of {@code a[from + j]} when {@code b} is null) over {@code j in [0, h)}, in
      * four independent sums: one running sum would wait on every add's latency.
      */
-    private static double sum(double[] a, double[] b, int h) {
+    private static double sum(double[] a, int from, double[] b, int h) {
         double s0 = 0;
         double s1 = 0;
         double s2 = 0;
@@ -256,23 +293,23 @@ final class FloatKernels {
         int j = 0;
         if (b == null) {
             for (; j + 3 < h; j += 4) {
-                s0 += a[j];
-                s1 += a[j + 1];
-                s2 += a[j + 2];
-                s3 += a[j + 3];
+                s0 += a[from + j];
+                s1 += a[from + j + 1];
+                s2 += a[from + j + 2];
+                s3 += a[from + j + 3];
             }
             for (; j < h; j++) {
-                s0 += a[j];
+                s0 += a[from + j];
             }
         } else {
             for (; j + 3 < h; j += 4) {
-                s0 += a[j] * b[j];
-                s1 += a[j + 1] * b[j + 1];
-                s2 += a[j + 2] * b[j + 2];
-                s3 += a[j + 3] * b[j + 3];
+                s0 += a[from + j] * b[j];
+                s1 += a[from + j + 1] * b[j + 1];
+                s2 += a[from + j + 2] * b[j + 2];
+                s3 += a[from + j + 3] * b[j + 3];
             }
             for (; j < h; j++) {
-                s0 += a[j] * b[j];
+                s0 += a[from + j] * b[j];
             }
         }
         return s0 + s1 + s2 + s3;

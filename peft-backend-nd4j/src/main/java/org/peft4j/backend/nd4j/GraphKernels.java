@@ -13,6 +13,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.CustomOp;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.OpContext;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.cpu.nativecpu.ops.NativeOpExecutioner;
 import org.nd4j.linalg.factory.Nd4j;
@@ -20,12 +23,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Operations of recorded graphs computed in Java: exact GELU and layer norm, each with its
- * gradient as one operation. Recorded as compositions of libnd4j ops they took ~170 ms (GELU:
+ * Operations of recorded graphs computed in Java, or with a cheaper gradient than SameDiff's: exact
+ * GELU and layer norm, each with its gradient as one operation; softmax, whose gradient reads its
+ * output; a sum whose gradient copies nothing and a product with a constant whose gradient is one
+ * product. Recorded as compositions of libnd4j ops GELU and layer norm took ~170 ms (GELU:
  * libnd4j's erf calls libm's scalar {@code erff} per element, five passes forward and eight
  * backward over the 32 x 64 x 1536 activation) and ~100 ms (layer norm: mean, centring, variance,
  * square root, division, gain and bias, and their gradients) of a 1.1-1.2 s MiniLM LoRA step on a
- * 2-core Xeon. Here they are {@link ErfKernel} and {@link FloatKernels} passes.
+ * 2-core Xeon; here they are {@link ErfKernel} and {@link FloatKernels} passes. Softmax's gradient
+ * op recomputed the softmax (~7 ms a call there); {@code add_bp} and {@code multiply_bp} wrote
+ * gradients nobody needed.
  *
  * <p>SameDiff 1.0.0-M2.1 has no public way to add an operation: building a gradient function
  * clones every op by serializing it and creating it again by name, and ops run in libnd4j. So on
@@ -36,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * the recorder uses the compositions of libnd4j ops instead.
  */
 final class GraphKernels {
-    /** System property: {@code false} records GELU and layer norm as compositions of libnd4j ops. */
+    /** System property: {@code false} records these operations as SameDiff's own ops. */
     static final String PROPERTY = "peft4j.nd4j.javaKernels";
     private static final Logger LOG = LoggerFactory.getLogger(GraphKernels.class);
     /** Guarded by the class lock. */
@@ -63,12 +70,13 @@ final class GraphKernels {
             Object current = Nd4j.getExecutioner();
             if (!(current instanceof Executioner)) {
                 if (current == null || current.getClass() != NativeOpExecutioner.class) {
-                    LOG.info("ND4J executioner {} left in place: GELU and layer norm are recorded as libnd4j ops",
+                    LOG.info("ND4J executioner {} left in place: recorded graphs use SameDiff's own ops",
                             current == null ? null : current.getClass().getName());
                     return false;
                 }
                 Map<String, DifferentialFunction> byName = ImportClassMapping.getOpNameMapping();
-                for (KernelOp op : List.of(new Gelu(), new GeluGrad(), new LayerNorm(), new LayerNormGrad())) {
+                for (KernelOp op : List.of(new Gelu(), new GeluGrad(), new LayerNorm(), new LayerNormGrad(), new Sum(),
+                        new ProductWithConstant(), new Softmax(), new SoftmaxGrad())) {
                     byName.put(op.opName(), op);
                 }
                 Field f = Nd4j.class.getDeclaredField("OP_EXECUTIONER_INSTANCE");
@@ -77,7 +85,7 @@ final class GraphKernels {
             }
             return true;
         } catch (ReflectiveOperationException | RuntimeException e) {
-            LOG.info("ND4J executioner not replaced ({}): GELU and layer norm are recorded as libnd4j ops", e.toString());
+            LOG.info("ND4J executioner not replaced ({}): recorded graphs use SameDiff's own ops", e.toString());
             return false;
         }
     }
@@ -97,6 +105,31 @@ final class GraphKernels {
      */
     static SDVariable layerNorm(SDVariable x, SDVariable gain, SDVariable bias, float eps) {
         return enabled() ? new LayerNorm(x.getSameDiff(), x, gain, bias, eps).outputVariable() : null;
+    }
+
+    /**
+     * {@code a + b} of one shape, or null when the kernels are not enabled. Its gradient is the
+     * incoming gradient for both (SameDiff's {@code add_bp} copies it twice).
+     */
+    static SDVariable sum(SDVariable a, SDVariable b) {
+        return enabled() ? new Sum(a.getSameDiff(), a, b).outputVariable() : null;
+    }
+
+    /**
+     * {@code x * c} of one shape with {@code c} a fed constant (a dropout mask), or null when the
+     * kernels are not enabled. Its gradient is one product, {@code dy * c} (SameDiff's
+     * {@code multiply_bp} also computes the constant's, which nothing reads).
+     */
+    static SDVariable productWithConstant(SDVariable x, SDVariable c) {
+        return enabled() ? new ProductWithConstant(x.getSameDiff(), x, c).outputVariable() : null;
+    }
+
+    /**
+     * Softmax over the last axis (libnd4j's), whose gradient reads its output instead of computing
+     * the softmax again; null when the kernels are not enabled.
+     */
+    static SDVariable softmax(SDVariable x) {
+        return enabled() ? new Softmax(x.getSameDiff(), x).outputVariable() : null;
     }
 
     /** ND4J's executioner, running {@link KernelOp}s in Java. */
@@ -260,6 +293,108 @@ final class GraphKernels {
             FloatKernels.layerNormGradient(c.getInputArray(0), c.getInputArray(1).toFloatVector(), c.getInputArray(2),
                     (float) (double) c.getTArguments().get(0), c.getOutputArray(0), c.getOutputArray(1),
                     c.getOutputArray(2));
+        }
+    }
+
+    /** {@code a + b}, same shapes. */
+    public static final class Sum extends KernelOp {
+        public Sum() {
+        }
+
+        Sum(SameDiff sd, SDVariable a, SDVariable b) {
+            super(sd, a, b);
+        }
+
+        @Override
+        public String opName() {
+            return "peft4j_sum";
+        }
+
+        @Override
+        void compute(OpContext c) {
+            Nd4j.exec(new AddOp(new INDArray[] {c.getInputArray(0), c.getInputArray(1)},
+                    new INDArray[] {c.getOutputArray(0)}));
+        }
+
+        @Override
+        public List<SDVariable> doDiff(List<SDVariable> grads) {
+            // identities, which SameDiff's runs pass through without copying: SameDiff renames each
+            // input's gradient variable, so the two cannot be one variable
+            return List.of(sameDiff.identity(grads.get(0)), sameDiff.identity(grads.get(0)));
+        }
+    }
+
+    /** {@code x * c} with {@code c} a fed constant, same shapes. */
+    public static final class ProductWithConstant extends KernelOp {
+        public ProductWithConstant() {
+        }
+
+        ProductWithConstant(SameDiff sd, SDVariable x, SDVariable constant) {
+            super(sd, x, constant);
+        }
+
+        @Override
+        public String opName() {
+            return "peft4j_product_with_constant";
+        }
+
+        @Override
+        void compute(OpContext c) {
+            Nd4j.exec(new MulOp(new INDArray[] {c.getInputArray(0), c.getInputArray(1)},
+                    new INDArray[] {c.getOutputArray(0)}));
+        }
+
+        @Override
+        public List<SDVariable> doDiff(List<SDVariable> grads) {
+            // the constant's gradient is declared (SameDiff wants one per input) but no run asks for it
+            return List.of(grads.get(0).mul(arg(1)), sameDiff.zerosLike(arg(1)));
+        }
+    }
+
+    /** Softmax over the last axis. */
+    public static final class Softmax extends KernelOp {
+        public Softmax() {
+        }
+
+        Softmax(SameDiff sd, SDVariable x) {
+            super(sd, x);
+        }
+
+        @Override
+        public String opName() {
+            return "peft4j_softmax";
+        }
+
+        @Override
+        void compute(OpContext c) {
+            INDArray x = c.getInputArray(0);
+            Nd4j.exec((CustomOp) new SoftMax(x, c.getOutputArray(0), x.rank() - 1));
+        }
+
+        @Override
+        public List<SDVariable> doDiff(List<SDVariable> grads) {
+            return List.of(new SoftmaxGrad(sameDiff, outputVariable(), grads.get(0)).outputVariable());
+        }
+    }
+
+    /** Softmax's input gradient from its output and the incoming gradient (y, dy). */
+    public static final class SoftmaxGrad extends KernelOp {
+        public SoftmaxGrad() {
+        }
+
+        SoftmaxGrad(SameDiff sd, SDVariable y, SDVariable dy) {
+            super(sd, y, dy);
+        }
+
+        @Override
+        public String opName() {
+            return "peft4j_softmax_grad";
+        }
+
+        @Override
+        void compute(OpContext c) {
+            INDArray y = c.getInputArray(0);
+            FloatKernels.softmaxGradient(y, c.getInputArray(1), c.getOutputArray(0), (int) y.size(y.rank() - 1));
         }
     }
 }

@@ -386,16 +386,19 @@ final class Nd4jTensor implements Tensor {
         Nd4jTensor a = mixed ? asFloat() : this;
         Nd4jTensor b = mixed ? o.asFloat() : o;
         long[] outShape = broadcastShape(a.shape, b.shape, op.name().toLowerCase());
+        boolean sameShapes = Arrays.equals(a.shape, outShape) && Arrays.equals(b.shape, outShape);
         java.util.function.BinaryOperator<SDVariable> sdOp = (x, y) -> {
             SameDiff sd = x.getSameDiff();
-            return switch (op) {
+            SDVariable kernel = !sameShapes ? null : op == Binary.ADD ? GraphKernels.sum(x, y)
+                    : op != Binary.MUL ? null : isFed(y) ? GraphKernels.productWithConstant(x, y)
+                    : isFed(x) ? GraphKernels.productWithConstant(y, x) : null;
+            return kernel != null ? kernel : switch (op) {
                 case ADD -> sd.math().add(x, y);
                 case SUB -> sd.math().sub(x, y);
                 case MUL -> sd.math().mul(x, y);
                 case DIV -> sd.math().div(x, y);
             };
         };
-        boolean sameShapes = Arrays.equals(a.shape, outShape) && Arrays.equals(b.shape, outShape);
         Function<SDVariable[], SDVariable> graph = sameShapes
                 ? v -> backend.recorder().elementwise(v[0], v[1], outShape, sdOp)
                 : v -> sdOp.apply(v[0], v[1]);
@@ -990,7 +993,10 @@ final class Nd4jTensor implements Tensor {
     public Tensor softmax(int axis) {
         Nd4jTensor x = asFloat();
         int ax = normalizeAxis(axis, shape.length, "softmax");
-        Function<SDVariable[], SDVariable> graph = v -> v[0].getSameDiff().nn().softmax(v[0], ax);
+        Function<SDVariable[], SDVariable> graph = v -> {
+            SDVariable kernel = ax == shape.length - 1 ? GraphKernels.softmax(v[0]) : null;
+            return kernel != null ? kernel : v[0].getSameDiff().nn().softmax(v[0], ax);
+        };
         return backend.compute(shape, graph, () -> {
             INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
             if (out.length() > 0) {

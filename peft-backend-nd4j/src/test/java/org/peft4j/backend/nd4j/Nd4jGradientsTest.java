@@ -192,10 +192,10 @@ class Nd4jGradientsTest {
     }
 
     /**
-     * The Java kernels of recorded graphs ({@link GraphKernels}: GELU, layer norm) give the
-     * gradients SameDiff's own composed ops give, for a block with GELU, a layer norm with a
-     * trained gain and one with a frozen gain, on rows large enough for the parallel path: every
-     * gradient within 1e-5 relative (plus 1e-6 absolute), and the same loss.
+     * The ops of {@link GraphKernels} give the gradients SameDiff's own ops give, for a block with
+     * GELU, a product with a fed mask, softmax, a sum of a value with itself, a residual sum and a
+     * layer norm with a trained gain and one with a frozen gain, on rows large enough for the
+     * parallel path: every gradient within 1e-5 relative (plus 1e-6 absolute), and the same loss.
      */
     @Test
     void javaKernelsGiveTheGradientsOfTheComposedOps() {
@@ -205,8 +205,10 @@ class Nd4jGradientsTest {
         Tensor x = t(Reference.randoms(4 * 300 * 32, 45), 4, 300, 32);
         Tensor frozenGain = t(Reference.randoms(32, 46), 32);
         Tensor frozenBias = t(Reference.randoms(32, 47), 32);
+        Tensor mask = t(Reference.randoms(4 * 300 * 64, 48), 4, 300, 64);
         Function<List<Tensor>, Tensor> block = p -> {
-            Tensor h = x.linear(p.get(0), null).layerNorm(p.get(1), p.get(2), 1e-5f).gelu().mul(3f);
+            Tensor h = x.linear(p.get(0), null).layerNorm(p.get(1), p.get(2), 1e-5f).gelu().mul(mask).softmax(-1);
+            h = h.add(h).mul(3f);
             return h.linear(p.get(3), null).add(x).layerNorm(frozenGain, frozenBias, 1e-12f).square().mean(false);
         };
         float[][] kernels = gradients(values, shapes, block, true);
