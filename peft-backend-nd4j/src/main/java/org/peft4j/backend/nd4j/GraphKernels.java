@@ -13,6 +13,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.CustomOp;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.OpContext;
+import org.nd4j.linalg.api.ops.executioner.OpExecutioner;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
@@ -79,9 +80,14 @@ final class GraphKernels {
                         new ProductWithConstant(), new Softmax(), new SoftmaxGrad())) {
                     byName.put(op.opName(), op);
                 }
+                Executioner replacement = new Executioner();
+                OpExecutioner previous = (OpExecutioner) current;
+                replacement.setProfilingMode(previous.getProfilingMode()); // what a user set before stays set
+                replacement.enableDebugMode(previous.isDebug());
+                replacement.enableVerboseMode(previous.isVerbose());
                 Field f = Nd4j.class.getDeclaredField("OP_EXECUTIONER_INSTANCE");
                 f.setAccessible(true);
-                f.set(null, new Executioner());
+                f.set(null, replacement);
             }
             return true;
         } catch (ReflectiveOperationException | RuntimeException e) {

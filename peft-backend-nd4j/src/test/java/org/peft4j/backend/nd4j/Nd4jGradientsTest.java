@@ -211,6 +211,9 @@ class Nd4jGradientsTest {
             h = h.add(h).mul(3f);
             return h.linear(p.get(3), null).add(x).layerNorm(frozenGain, frozenBias, 1e-12f).square().mean(false);
         };
+        // the kernels are on (else this compares SameDiff's ops with themselves)
+        assertThat(GraphKernels.enabled()).isTrue();
+        assertThat(Nd4j.getExecutioner()).isInstanceOf(GraphKernels.Executioner.class);
         float[][] kernels = gradients(values, shapes, block, true);
         float[][] composed = gradients(values, shapes, block, false);
         for (int p = 0; p <= values.length; p++) { // the last row holds the loss
