@@ -118,7 +118,7 @@ final class GraphKernels {
      * incoming gradient for both (SameDiff's {@code add_bp} copies it twice).
      */
     static SDVariable sum(SDVariable a, SDVariable b) {
-        return enabled() ? new Sum(a.getSameDiff(), a, b).outputVariable() : null;
+        return floats(a, b) && enabled() ? new Sum(a.getSameDiff(), a, b).outputVariable() : null;
     }
 
     /**
@@ -127,7 +127,12 @@ final class GraphKernels {
      * {@code multiply_bp} also computes the constant's, which nothing reads).
      */
     static SDVariable productWithConstant(SDVariable x, SDVariable c) {
-        return enabled() ? new ProductWithConstant(x.getSameDiff(), x, c).outputVariable() : null;
+        return floats(x, c) && enabled() ? new ProductWithConstant(x.getSameDiff(), x, c).outputVariable() : null;
+    }
+
+    /** The ops declare FLOAT outputs: operands of other types keep SameDiff's ops. */
+    private static boolean floats(SDVariable a, SDVariable b) {
+        return a.dataType() == DataType.FLOAT && b.dataType() == DataType.FLOAT;
     }
 
     /**
