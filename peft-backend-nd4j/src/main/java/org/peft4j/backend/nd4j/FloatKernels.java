@@ -51,7 +51,7 @@ final class FloatKernels {
         }
         // element i of one buffer must be element i of the other: the same strides (ND4J's order
         // flag is not enough: a product's output can say 'f' and have row-major strides)
-        INDArray in = isDense(x) && Arrays.equals(x.stride(), out.stride()) ? x : x.dup(rows ? 'c' : out.ordering());
+        INDArray in = isDense(x) && Arrays.equals(x.stride(), out.stride()) ? x : x.dup(isRowMajor(out) ? 'c' : 'f');
         if (!Arrays.equals(in.stride(), out.stride())) {
             out.assign(map(x, chunk, op));
             return;

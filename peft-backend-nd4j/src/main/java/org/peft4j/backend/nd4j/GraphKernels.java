@@ -36,9 +36,10 @@ import org.slf4j.LoggerFactory;
  * gradients nobody needed.
  *
  * <p>SameDiff 1.0.0-M2.1 has no public way to add an operation: building a gradient function
- * clones every op by serializing it and creating it again by name, and ops run in libnd4j. So on
- * first use this class registers its op classes under their names in ND4J's op-name table and
- * replaces ND4J's executioner (once per JVM) by a subclass that runs instances of these classes in
+ * clones every op by serializing it and creating it again by name, and ops run in libnd4j. So when
+ * the first graph that would use them is recorded (a backend only used for inference leaves ND4J
+ * as it is), this class registers its op classes under their names in ND4J's op-name table and
+ * replaces ND4J's executioner, once per JVM, by a subclass that runs instances of these classes in
  * Java and hands every other op to ND4J unchanged. When either step fails (another executioner is
  * installed, reflection is refused) or the system property {@value #PROPERTY} is {@code false},
  * the recorder uses the compositions of libnd4j ops instead.
@@ -59,7 +60,7 @@ final class GraphKernels {
     }
 
     /** Registers the ops and replaces ND4J's executioner (once; leaves any other executioner in place). */
-    static synchronized boolean install() {
+    private static synchronized boolean install() {
         if (installed == null) {
             installed = register();
         }

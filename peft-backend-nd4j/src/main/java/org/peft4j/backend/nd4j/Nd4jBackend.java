@@ -141,7 +141,6 @@ public final class Nd4jBackend implements Backend {
         long t0 = System.nanoTime();
         this.rng = Nd4j.getRandomFactory().getNewRandomInstance(System.nanoTime());
         UnzeroedBuffers.install();
-        GraphKernels.install();
         // libnd4j's loops take their thread count from maxMasterThreads (its setMaxThreads does nothing in M2.1);
         // OpenBLAS has one pool per process
         Backend.intraOpThreads().ifPresent(n -> {

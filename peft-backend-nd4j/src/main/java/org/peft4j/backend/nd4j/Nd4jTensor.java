@@ -389,9 +389,12 @@ final class Nd4jTensor implements Tensor {
         boolean sameShapes = Arrays.equals(a.shape, outShape) && Arrays.equals(b.shape, outShape);
         java.util.function.BinaryOperator<SDVariable> sdOp = (x, y) -> {
             SameDiff sd = x.getSameDiff();
-            SDVariable kernel = !sameShapes ? null : op == Binary.ADD ? GraphKernels.sum(x, y)
-                    : op != Binary.MUL ? null : isFed(y) ? GraphKernels.productWithConstant(x, y)
-                    : isFed(x) ? GraphKernels.productWithConstant(y, x) : null;
+            SDVariable kernel = null;
+            if (sameShapes && op == Binary.ADD) {
+                kernel = GraphKernels.sum(x, y);
+            } else if (sameShapes && op == Binary.MUL && (isFed(x) || isFed(y))) {
+                kernel = isFed(y) ? GraphKernels.productWithConstant(x, y) : GraphKernels.productWithConstant(y, x);
+            }
             return kernel != null ? kernel : switch (op) {
                 case ADD -> sd.math().add(x, y);
                 case SUB -> sd.math().sub(x, y);
